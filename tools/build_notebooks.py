@@ -1,0 +1,137 @@
+"""Build the student notebooks from the solved ones, and execute both.
+
+    python tools/build_notebooks.py            # every lesson
+    python tools/build_notebooks.py 03 04      # lessons whose file name starts with 03 or 04
+    python tools/build_notebooks.py --check    # only report notebooks that drifted from solution/
+
+``solution/`` is the single source of truth. In a solution's code cells, the
+lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are the answer;
+the student notebook gets ``# YOUR CODE HERE`` and ``...`` in their place, so
+an unfinished exercise returns ``None`` instead of raising. Both notebooks are
+executed top to bottom so that their stored outputs are real, which is what
+nbval later compares against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION_DIR = ROOT / "solution"
+STUDENT_DIR = ROOT / "notebooks"
+
+_BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+PLACEHOLDER = "{indent}# YOUR CODE HERE\n{indent}..."
+
+
+def strip_solutions(source: str) -> str:
+    """Replace every solution block of a cell's source with the placeholder.
+
+    Example: "def f():\\n    ### BEGIN SOLUTION\\n    return 1\\n    ### END SOLUTION"
+    -> "def f():\\n    # YOUR CODE HERE\\n    ..."
+    """
+    if source.count("### BEGIN SOLUTION") != source.count("### END SOLUTION"):
+        raise ValueError(f"unbalanced solution markers in cell:\n{source}")
+    return _BLOCK.sub(lambda m: PLACEHOLDER.format(indent=m["indent"]), source)
+
+
+def student_version(solution: Any) -> Any:
+    """The student notebook for a solved notebook: same cells, answers removed, no outputs."""
+    student = copy.deepcopy(solution)
+    for cell in student.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.source = strip_solutions(cell.source)
+        cell.outputs = []
+        cell.execution_count = None
+    return student
+
+
+def sources(nb: Any) -> list[tuple[str, str]]:
+    """What a reader sees of a notebook, for drift comparison: each cell's type and source."""
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def execute(nb: Any, cwd: Path) -> None:
+    """Run every cell in a fresh kernel of this environment, storing the outputs."""
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        record_timing=False,  # timestamps would churn every rebuild
+        store_widget_state=False,  # widget model ids are random; students re-run the cells anyway
+    )
+    client.execute()
+
+
+def lessons(prefixes: list[str]) -> list[Path]:
+    found = sorted(SOLUTION_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if prefixes:
+        found = [p for p in found if any(p.name.startswith(x) for x in prefixes)]
+        if not found:
+            raise SystemExit(f"no solution notebook starts with {', '.join(prefixes)}")
+    return found
+
+
+def build(path: Path, *, run: bool = True) -> None:
+    solution = nbformat.read(path, as_version=4)
+    if run:
+        print(f"executing {path.relative_to(ROOT)}", flush=True)
+        execute(solution, SOLUTION_DIR)
+        nbformat.write(solution, path)
+    student = student_version(solution)
+    if run:
+        target = STUDENT_DIR / path.name
+        print(f"executing {target.relative_to(ROOT)}", flush=True)
+        execute(student, STUDENT_DIR)
+    nbformat.write(student, STUDENT_DIR / path.name)
+
+
+def drifted(path: Path) -> str | None:
+    """Why notebooks/<name> no longer matches solution/<name>, or None when it does."""
+    student_path = STUDENT_DIR / path.name
+    if not student_path.exists():
+        return f"{student_path.relative_to(ROOT)} is missing"
+    expected = sources(student_version(nbformat.read(path, as_version=4)))
+    actual = sources(nbformat.read(student_path, as_version=4))
+    if expected == actual:
+        return None
+    if len(expected) != len(actual):
+        return f"{student_path.name}: {len(actual)} cells, the solution makes {len(expected)}"
+    index = next(i for i, (e, a) in enumerate(zip(expected, actual, strict=True)) if e != a)
+    return f"{student_path.name}: cell {index} differs from what solution/{path.name} generates"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lessons", nargs="*", help="lesson number prefixes, e.g. 01 02")
+    parser.add_argument("--check", action="store_true", help="report drift, change nothing")
+    parser.add_argument("--no-execute", action="store_true", help="generate without running")
+    args = parser.parse_args(argv)
+    paths = lessons(args.lessons)
+    if args.check:
+        problems = [p for p in map(drifted, paths) if p]
+        for problem in problems:
+            print(problem)
+        if problems:
+            print("run: python tools/build_notebooks.py")
+        return 1 if problems else 0
+    for path in paths:
+        build(path, run=not args.no_execute)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
