@@ -20,6 +20,10 @@ class Check:
     def __bool__(self) -> bool:
         return self.passed
 
+    def _ipython_display_(self) -> None:
+        # The verdict was already printed; showing the object again would only repeat it.
+        return None
+
 
 def ok(message: str) -> Check:
     """Report success."""
