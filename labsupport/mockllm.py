@@ -249,6 +249,19 @@ class MockLLM:
             self._tokens_generated = self._prompt_tokens = self._requests = 0
             self._cost_usd = 0.0
 
+    def bill(self, *, prompt_tokens: int = 0, completion_tokens: int = 0) -> float:
+        """Count and price tokens used outside ``stream`` (a tool-call turn); returns the dollars.
+
+        Billing prompt tokens counts one more request, as ``stream`` does.
+        """
+        for name, value in (
+            ("prompt_tokens", prompt_tokens),
+            ("completion_tokens", completion_tokens),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        return self._bill(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
     def _bill(self, *, prompt_tokens: int = 0, completion_tokens: int = 0) -> float:
         usd = self.prices.cost(prompt_tokens, completion_tokens)
         with self._lock:
