@@ -1,0 +1,21 @@
+"""The worked examples in the core modules' docstrings are true."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+import labsupport
+
+MODULES = ["events", "corpus", "mockllm", "lifecycle", "runstate"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(f"labsupport.{name}")
+    globs = {**vars(labsupport), **vars(module)}
+    result = doctest.testmod(module, globs=globs, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"labsupport.{name} has no example"
+    assert result.failed == 0
