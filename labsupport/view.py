@@ -1,0 +1,384 @@
+"""A live ipywidgets view of a lab run, with a Stop button that really stops it.
+
+    view = watch(achat_stream("Who runs billing?"), title="Who runs billing?")
+    view            # the cell returns at once; the card fills in as events arrive
+
+    state = await view      # in a later cell: wait for the end (finished, error or stopped)
+    print(view.summary())
+
+What the card shows, top to bottom: the status line with the elapsed time and
+a Stop button; a "Thinking" accordion with the steps (status, thoughts, tool
+calls and results) that folds away when the answer is done; the answer, with a
+skeleton before the first token; a red box if the run failed; the sources as
+chips; the token counts and the cost.
+
+Three design decisions make it behave in a real notebook:
+
+* The stream runs as a **background asyncio task** on the kernel's loop. The
+  cell returns at once, so the kernel is free to handle the Stop click, on any
+  ipykernel. A sync stream (``chat_stream``) is pulled in a worker thread, so
+  its ``time.sleep`` never freezes the loop.
+* Redraws are **coalesced** to at most ``max_updates_per_second`` (30): each
+  redraw sends a few comm messages, and jupyter_server drops a kernel's output
+  above 1000 messages per second. The last redraw always shows the exact state.
+* ``stop()`` (the button calls it) freezes the card at once and cancels the
+  task; cancellation closes the stream, so the model stops generating and
+  billing (see ``MockLLM.tokens_generated``).
+
+The background task never prints, and the view's text form depends only on the
+state, so notebooks that use it stay reproducible under nbval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterable, Generator, Iterable
+from typing import Any
+
+import ipywidgets as widgets
+
+from . import _viewhtml as markup
+from ._coalesce import Coalescer
+from ._threaded import iterate_in_thread
+from .events import (
+    CitationEvent,
+    CostEvent,
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    StatusEvent,
+    ThoughtEvent,
+    TokenEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+)
+from .runstate import Outcome, RunState
+
+__all__ = ["LiveView", "watch"]
+
+_EVENT_CLASSES = (
+    StatusEvent,
+    ThoughtEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    CitationEvent,
+    TokenEvent,
+    CostEvent,
+    DoneEvent,
+    ErrorEvent,
+)
+
+# While nothing arrives (time to first token, a slow tool) the elapsed time still ticks.
+_TICK_SECONDS = 0.1
+
+
+class LiveView:
+    """A card that renders one run live; ``start(stream)`` it, ``stop()`` it, ``await`` it.
+
+    ``title`` is shown at the top (the question, typically). ``max_updates_per_second``
+    caps how often the card is redrawn, whatever the token rate.
+    """
+
+    def __init__(self, *, title: str | None = None, max_updates_per_second: float = 30.0) -> None:
+        if title is not None and not isinstance(title, str):
+            raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+        if (
+            isinstance(max_updates_per_second, bool)
+            or not isinstance(max_updates_per_second, (int, float))
+            or not 0 < max_updates_per_second <= 120
+        ):
+            raise ValueError(
+                f"max_updates_per_second must be a number in (0, 120], got {max_updates_per_second!r}"
+            )
+        self.title = title
+        self.max_updates_per_second = float(max_updates_per_second)
+        self.state = RunState()
+        self.events: list[Event] = []
+        """Every event received, in order."""
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread_id: int | None = None
+        self._coalescer: Coalescer | None = None
+        self._tick: asyncio.TimerHandle | None = None
+        self._started_at = 0.0
+        self._ended_at: float | None = None
+        self._stream: object = None
+        self._began = False
+        self._build()
+
+    # -- public API ---------------------------------------------------------------
+
+    def start(self, stream: Iterable[Event] | AsyncIterable[Event]) -> LiveView:
+        """Start rendering ``stream`` (sync or async) in a background task; returns the view.
+
+        Needs a running event loop: a Jupyter kernel has one, elsewhere call it
+        from ``async`` code.
+        """
+        if self._task is not None:
+            raise RuntimeError("this view is already showing a run; create a new LiveView")
+        if not isinstance(stream, (Iterable, AsyncIterable)) or isinstance(
+            stream, (str, bytes, dict)
+        ):
+            raise TypeError(
+                f"stream must be an iterable or async iterable of lab events, got {type(stream).__name__}"
+            )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "LiveView.start needs a running event loop: call it in a Jupyter cell or from async code"
+            ) from None
+        self._loop = loop
+        self._thread_id = threading.get_ident()
+        self._stream = stream
+        self._coalescer = Coalescer(
+            self._redraw, max_per_second=self.max_updates_per_second, loop=loop
+        )
+        self._started_at = loop.time()
+        self._task = loop.create_task(self._consume(stream), name="labsupport-live-view")
+        self._task.add_done_callback(self._on_done)
+        self._tick = loop.call_later(_TICK_SECONDS, self._on_tick)
+        self._redraw()
+        return self
+
+    def stop(self) -> None:
+        """Stop the run: the card freezes now, and the stream is closed (no more tokens or cost).
+
+        Safe to call at any time, more than once, and from another thread.
+        """
+        loop, task = self._loop, self._task
+        if loop is None or task is None or task.done():
+            return
+        if threading.get_ident() != self._thread_id:
+            loop.call_soon_threadsafe(self.stop)
+            return
+        if not self.state.ended:
+            self.state.cancel()
+            self._ended_at = loop.time()
+        if not self._began:
+            # Cancelling a task that never ran skips its finally: close a sync producer here.
+            close = getattr(self._stream, "close", None)
+            if close is not None and not isinstance(self._stream, AsyncIterable):
+                close()
+        task.cancel()
+        self._final_redraw()
+
+    async def wait(self) -> RunState:
+        """Wait until the run has finished, failed or been stopped, then return its state."""
+        if self._task is None:
+            raise RuntimeError("nothing to wait for: call start(stream) first")
+        # asyncio.wait never raises the task's cancellation into the waiting cell.
+        await asyncio.wait({self._task})
+        return self.state
+
+    def __await__(self) -> Generator[Any, None, RunState]:
+        return self.wait().__await__()
+
+    @property
+    def done(self) -> bool:
+        """True once the background task is over and the stream closed."""
+        return self._task is not None and self._task.done()
+
+    @property
+    def outcome(self) -> Outcome:
+        """``waiting``, ``running``, ``finished``, ``error`` or ``cancelled``."""
+        return self.state.outcome
+
+    @property
+    def text(self) -> str:
+        """The answer text received so far."""
+        return self.state.answer
+
+    @property
+    def cost(self) -> CostEvent | None:
+        """The run's cost event, once it came (never for a stopped run)."""
+        return self.state.cost
+
+    @property
+    def redraws(self) -> int:
+        """How many times the card was redrawn (compare with ``len(view.events)``)."""
+        return 0 if self._coalescer is None else self._coalescer.redraws
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since ``start``, frozen once the run ended."""
+        if self._loop is None:
+            return 0.0
+        end = self._ended_at if self._ended_at is not None else self._loop.time()
+        return end - self._started_at
+
+    def summary(self) -> str:
+        """The final state in a few deterministic lines, for printing in the next cell."""
+        state = self.state
+        lines = [
+            f"outcome: {state.outcome}",
+            f"answer: {state.answer!r}",
+            f"tokens received: {state.token_count}",
+            "sources: " + (", ".join(f"{i} {t}" for i, t in state.citations) or "none"),
+        ]
+        if state.cost is not None:
+            lines.append(
+                f"cost: {markup.format_usd(state.cost.usd)} for {state.cost.total_tokens} tokens "
+                f"({state.cost.prompt_tokens} prompt + {state.cost.completion_tokens} answer)"
+            )
+        else:
+            lines.append("cost: none reported")
+        if state.error is not None:
+            lines.append(f"error: {state.error.code}: {state.error.message}")
+        lines.append(f"events: {len(self.events)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"LiveView(outcome={self.state.outcome!r}, tokens={self.state.token_count}, "
+            f"events={len(self.events)})"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs) or {}
+        # The widget's own text form lists its children's values; ours depends on the state only.
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    # -- the widgets ----------------------------------------------------------------
+
+    def _build(self) -> None:
+        self._title = widgets.HTML(markup.title_html(self.title))
+        self._status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
+        self._stop_button = widgets.Button(
+            description="Stop",
+            icon="stop",
+            button_style="danger",
+            tooltip="Stop the run: the stream is closed, no further tokens are generated or billed",
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),
+        )
+        self._stop_button.add_class("lsv-stop")
+        self._stop_button.on_click(lambda _button: self.stop())
+        header = widgets.HBox(
+            [self._status, self._stop_button],
+            layout=widgets.Layout(align_items="center", justify_content="space-between"),
+        )
+        self._steps = widgets.HTML()
+        self._thinking = widgets.Accordion(children=[self._steps], selected_index=0)
+        self._thinking.add_class("lsv-thinking")
+        self._answer = widgets.HTML()
+        self._error = widgets.HTML()
+        self._sources = widgets.HTML()
+        self._footer = widgets.HTML()
+        for name, widget in (
+            ("status", self._status),
+            ("answer", self._answer),
+            ("error", self._error),
+            ("sources", self._sources),
+            ("footer", self._footer),
+        ):
+            widget.add_class(f"lsv-{name}-box")
+        children: list[widgets.Widget] = [widgets.HTML(markup.CSS)]
+        if self.title:
+            children.append(self._title)
+        children += [header, self._thinking, self._answer, self._error, self._sources, self._footer]
+        self.widget = widgets.VBox(children, layout=widgets.Layout(gap="6px"))
+        """The card itself, an ``ipywidgets.VBox``; display the view or this."""
+        self.widget.add_class("lsv-card")
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Bring every widget up to date with the state (unchanged values send nothing)."""
+        state, elapsed = self.state, self.elapsed
+        self._status.value = markup.status_html(state, elapsed)
+        self._steps.value = markup.steps_html(state.steps)
+        self._thinking.set_title(0, markup.steps_title(state, elapsed))
+        self._answer.value = markup.answer_html(state)
+        self._error.value = markup.error_html(state)
+        self._sources.value = markup.sources_html(state)
+        self._footer.value = markup.footer_html(state, self.redraws)
+        if state.ended:
+            self._stop_button.disabled = True
+            if state.outcome == "finished":
+                self._thinking.selected_index = None
+
+    def _final_redraw(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        if self._coalescer is not None:
+            self._coalescer.poke()
+            self._coalescer.flush()
+
+    def _on_tick(self) -> None:
+        self._tick = None
+        if self.state.ended or self._coalescer is None or self._loop is None:
+            return
+        self._coalescer.poke()
+        self._tick = self._loop.call_later(_TICK_SECONDS, self._on_tick)
+
+    # -- the background task --------------------------------------------------------
+
+    async def _consume(self, stream: Iterable[Event] | AsyncIterable[Event]) -> None:
+        self._began = True
+        events = stream if isinstance(stream, AsyncIterable) else iterate_in_thread(stream)
+        try:
+            async for event in events:
+                self._receive(event)
+                if self.state.ended:
+                    break
+            else:
+                self._fail("incomplete_stream", "the stream ended without a done or error event")
+        except Exception as exc:  # a broken stream becomes the card's error state, not a traceback
+            if not self.state.ended:
+                self._fail("stream_failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            # After a break or an error the stream is still open: close it so its finally runs.
+            # (A cancellation already closed it where it was waiting.)
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _receive(self, event: object) -> None:
+        if not isinstance(event, _EVENT_CLASSES):
+            self._fail("bad_event", f"the stream yielded a {type(event).__name__}, not a lab event")
+            return
+        self.events.append(event)
+        self.state.apply(event)
+        if self.state.ended and self._loop is not None:
+            self._ended_at = self._loop.time()
+        assert self._coalescer is not None
+        self._coalescer.poke()
+
+    def _fail(self, code: str, message: str) -> None:
+        """End the run in the error state for a fault the stream could not report itself."""
+        if self.state.ended:
+            return
+        self.state.apply(
+            ErrorEvent(
+                run_id=self.state.run_id or "run_local",
+                seq=self.state.event_count,
+                code=code,
+                message=message,
+            )
+        )
+        if self._loop is not None:
+            self._ended_at = self._loop.time()
+
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Retrieved here so asyncio never prints "exception was never retrieved".
+            exc = task.exception()
+            self._fail("internal_error", f"{type(exc).__name__}: {exc}")
+        elif task.cancelled() and not self.state.ended:
+            # Cancelled by someone else than stop() (kernel shutdown, a task group...).
+            self.state.cancel()
+            if self._loop is not None:
+                self._ended_at = self._loop.time()
+        self._final_redraw()
+
+
+def watch(
+    stream: Iterable[Event] | AsyncIterable[Event],
+    *,
+    title: str | None = None,
+    max_updates_per_second: float = 30.0,
+) -> LiveView:
+    """Create a ``LiveView``, start it on ``stream`` and return it (make it the cell's last line)."""
+    return LiveView(title=title, max_updates_per_second=max_updates_per_second).start(stream)
