@@ -1,0 +1,118 @@
+"""Which model the lessons talk to, chosen by environment variables.
+
+With no ``OPENAI_API_KEY`` the lab uses its own keyless mock endpoint (the
+server running in the kernel), so nothing costs money and nothing leaves the
+machine. Set the key, and optionally ``OPENAI_BASE_URL`` and ``LAB_MODEL``, and
+the same code talks to a real provider::
+
+    export OPENAI_API_KEY=sk-...              # switches to the real provider
+    export OPENAI_BASE_URL=https://...        # optional: any OpenAI-compatible server
+    export LAB_MODEL=gpt-4o-mini              # optional: the model to ask
+
+The key is a secret: it is never printed, and ``repr`` and ``describe`` show
+only its last four characters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from openai import AsyncOpenAI, OpenAI
+
+__all__ = [
+    "DEFAULT_MOCK_MODEL",
+    "DEFAULT_REAL_MODEL",
+    "MOCK_API_KEY",
+    "LLMConfig",
+    "load_config",
+    "mask_secret",
+]
+
+MOCK_API_KEY = "lab"
+"""The key sent to the mock endpoint, which accepts any key."""
+
+DEFAULT_MOCK_MODEL = "lab-mock-1"
+DEFAULT_REAL_MODEL = "gpt-4o-mini"
+_DEFAULT_REAL_BASE_URL = "https://api.openai.com/v1"
+
+
+def mask_secret(secret: str) -> str:
+    """A secret made safe to show: its last four characters at most.
+
+    Example: ``mask_secret("sk-proj-abcdefghijklmnop") -> '****mnop'``
+    """
+    if len(secret) < 16:
+        return "****"  # too short to reveal even a part safely
+    return "****" + secret[-4:]
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Where the lab's model lives: ``provider`` is ``"mock"`` (keyless) or ``"openai"`` (a real key)."""
+
+    provider: Literal["mock", "openai"]
+    base_url: str
+    model: str
+    api_key: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.provider not in ("mock", "openai"):
+            raise ValueError(f"provider must be 'mock' or 'openai', got {self.provider!r}")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        if not self.model:
+            raise ValueError("model must not be empty")
+
+    @property
+    def is_mock(self) -> bool:
+        """True when the lab's keyless mock answers."""
+        return self.provider == "mock"
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMConfig(provider={self.provider!r}, base_url={self.base_url!r}, "
+            f"model={self.model!r}, api_key={mask_secret(self.api_key)!r})"
+        )
+
+    def describe(self) -> str:
+        """One line for a notebook: which endpoint and model, never the key itself."""
+        if self.is_mock:
+            return (
+                f"the lab's mock model {self.model!r} (no key needed, nothing leaves this machine)"
+            )
+        return f"a real provider at {self.base_url}, model {self.model!r}, key {mask_secret(self.api_key)}"
+
+    def client(self, **options: Any) -> OpenAI:
+        """An ``OpenAI`` client for this configuration; ``options`` pass through (``timeout``, ...)."""
+        return OpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+
+    def async_client(self, **options: Any) -> AsyncOpenAI:
+        """An ``AsyncOpenAI`` client for this configuration."""
+        return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+
+
+def load_config(
+    mock_base_url: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> LLMConfig:
+    """The configuration the environment asks for.
+
+    ``mock_base_url`` is the keyless endpoint to use when no key is set, such as
+    ``server.url + "/v1"`` of the lab's in-kernel server; without a key and
+    without it, this raises ``ValueError`` saying what to do. ``environ``
+    defaults to ``os.environ``.
+    """
+    env = os.environ if environ is None else environ
+    key = env.get("OPENAI_API_KEY", "").strip()
+    model = env.get("LAB_MODEL", "").strip()
+    if key:
+        base_url = env.get("OPENAI_BASE_URL", "").strip() or _DEFAULT_REAL_BASE_URL
+        return LLMConfig("openai", base_url.rstrip("/"), model or DEFAULT_REAL_MODEL, key)
+    if not mock_base_url:
+        raise ValueError(
+            "OPENAI_API_KEY is not set, so the lab's mock endpoint is used, but no mock_base_url "
+            "was given: start the lab server and pass its URL plus '/v1'"
+        )
+    return LLMConfig("mock", mock_base_url.rstrip("/"), model or DEFAULT_MOCK_MODEL, MOCK_API_KEY)
