@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Set up the lab kit and run it: ``python3 kit.py lab`` or ``python3 kit.py test``.
+
+Needs only Python 3.10+ with pip and venv. The first run creates ``.venv/`` in
+this folder and installs the kit into it; later runs reuse it, reinstalling
+only when ``pyproject.toml`` changed.
+
+    python3 kit.py lab      # JupyterLab on notebooks/, prints the URL to open
+    python3 kit.py test     # lint, type checks, unit and browser tests, every notebook cell
+    python3 kit.py demo     # the headless terminal demo instead of the lab
+    python3 kit.py doctor   # check this environment and print a fix for each problem
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+# What `test` checks; the README's test command is `python3 kit.py test`, and .ci/run calls it.
+LINT_PATHS = ["labsupport", "tests", "tools", "kit.py"]
+NBVAL_ARGS = [
+    "--nbval",
+    "--nbval-current-env",
+    "--nbval-sanitize-with",
+    "tests/nbval_sanitize.cfg",
+    "--nbval-cell-timeout",
+    "120",
+]
+
+
+def say(message: str) -> None:
+    print(f"[kit] {message}", flush=True)
+
+
+def run(*args: str | Path) -> None:
+    """Run a command in the kit folder; stop with its exit code if it fails."""
+    cmd = [str(a) for a in args]
+    say("$ " + " ".join(cmd))
+    code = subprocess.call(cmd, cwd=ROOT)
+    if code != 0:
+        say(f"failed (exit code {code}): {' '.join(cmd)}")
+        sys.exit(code)
+
+
+def ensure_environment(extras: str) -> None:
+    """Create .venv if needed and install the kit with ``extras``, unless already done."""
+    if sys.version_info < (3, 10):  # noqa: UP036 - this script must explain itself on old Pythons
+        sys.exit(f"[kit] Python 3.10 or newer is needed; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        say(f"creating a virtual environment in {VENV.relative_to(ROOT)}/")
+        try:
+            venv.create(VENV, with_pip=True)
+        except Exception as exc:  # ensurepip missing, read-only folder, ...
+            sys.exit(
+                f"[kit] could not create .venv ({exc}).\n"
+                "      On Debian/Ubuntu: sudo apt-get install python3-venv, then run this again."
+            )
+        run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    stamp = VENV / f".installed-{extras or 'base'}"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    target = f".[{extras}]" if extras else "."
+    say(f"installing the kit and its dependencies ({target}); the first time takes a few minutes")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--editable", target)
+    stamp.write_text(wanted)
+
+
+def free_port(start: int = 8888) -> int:
+    for port in range(start, start + 50):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("[kit] no free port between 8888 and 8937; stop another Jupyter and retry")
+
+
+def lab() -> int:
+    ensure_environment("")
+    port = free_port()
+    token = secrets.token_hex(16)
+    url = f"http://127.0.0.1:{port}/lab/tree/01_generators.ipynb?token={token}"
+    print(
+        "\n"
+        f"  JupyterLab is starting on the lessons in notebooks/.\n"
+        f"  Open this URL in your browser:\n\n    {url}\n\n"
+        f"  Stop it with Ctrl+C. No browser? Run the headless demo instead:\n"
+        f"    python3 kit.py demo\n",
+        flush=True,
+    )
+    cmd = [
+        str(BIN / "jupyter"),
+        "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={ROOT / 'notebooks'}",
+        f"--IdentityProvider.token={token}",
+    ]
+    try:
+        return subprocess.call(cmd, cwd=ROOT / "notebooks")
+    except KeyboardInterrupt:
+        return 0
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_environment("dev")
+    run(PYTHON, "-m", "ruff", "check", *LINT_PATHS)
+    run(PYTHON, "-m", "ruff", "format", "--check", *LINT_PATHS)
+    run(PYTHON, "-m", "mypy")
+    paths = ["tests", "notebooks", "solution"]
+    run(PYTHON, "-m", "pytest", *paths, *NBVAL_ARGS, "-p", "no:cacheprovider", *pytest_args)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command == "lab":
+        return lab()
+    if command == "test":
+        return test(rest)
+    if command == "demo":
+        ensure_environment("")
+        return subprocess.call([str(PYTHON), "-m", "labsupport.demo", *rest], cwd=ROOT)
+    if command == "doctor":
+        ensure_environment("")
+        return subprocess.call([str(PYTHON), "-m", "labsupport.doctor", *rest], cwd=ROOT)
+    print(__doc__)
+    return 0 if command in ("help", "-h", "--help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

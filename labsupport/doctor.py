@@ -1,0 +1,196 @@
+"""``python -m labsupport.doctor``: check a student's environment and print a fix for each problem.
+
+What an instructor runs first when a breakout pair is stuck. It checks the
+Python version, every dependency against the versions the kit declares, the
+kernel that notebooks will run in, the ipywidgets front end, and that a server
+can listen on loopback. It never prints a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+__all__ = ["Finding", "main", "run_checks"]
+
+MIN_PYTHON = (3, 10)
+WIDGETS_EXTENSION = "@jupyter-widgets/jupyterlab-manager"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One check's result: ``ok``, what was found, and how to fix it when not ok."""
+
+    ok: bool
+    what: str
+    fix: str | None = None
+    required: bool = True
+
+    def lines(self) -> list[str]:
+        mark = "✓" if self.ok else ("✗" if self.required else "!")
+        out = [f"  {mark} {self.what}"]
+        if not self.ok and self.fix:
+            out += [f"      fix: {line}" for line in self.fix.splitlines()]
+        return out
+
+
+def check_python(version: Sequence[int] = sys.version_info[:3]) -> Finding:
+    shown = ".".join(map(str, version))
+    if tuple(version[:2]) >= MIN_PYTHON:
+        return Finding(True, f"Python {shown} (needs >= 3.10)")
+    return Finding(
+        False,
+        f"Python {shown} is too old (needs >= 3.10)",
+        "install Python 3.10 or newer, then run: python3 kit.py lab",
+    )
+
+
+def declared_requirements() -> list[Requirement]:
+    """The kit's own runtime dependencies, as declared in its package metadata."""
+    try:
+        raw = metadata.requires("labsupport") or []
+    except metadata.PackageNotFoundError:
+        return []
+    return [r for r in map(Requirement, raw) if r.marker is None or r.marker.evaluate()]
+
+
+def check_requirement(
+    req: Requirement, installed: Callable[[str], str] = metadata.version
+) -> Finding:
+    spec = str(req.specifier) or "any version"
+    pip = f'{sys.executable} -m pip install "{req.name}{req.specifier}"'
+    try:
+        version = installed(req.name)
+    except metadata.PackageNotFoundError:
+        return Finding(False, f"{req.name} is not installed (needs {spec})", pip)
+    if req.specifier and not req.specifier.contains(Version(version), prereleases=True):
+        return Finding(False, f"{req.name} {version} does not satisfy {spec}", pip)
+    return Finding(True, f"{req.name} {version} ({spec})")
+
+
+def check_package_installed() -> Finding:
+    try:
+        version = metadata.version("labsupport")
+    except metadata.PackageNotFoundError:
+        return Finding(
+            False,
+            "the labsupport package is not installed in this Python",
+            "from the kit's folder run: python3 kit.py lab   (or: python -m pip install -e .)",
+        )
+    return Finding(True, f"labsupport {version} at {Path(__file__).resolve().parent}")
+
+
+def check_kernel() -> Finding:
+    """The default notebook kernel must be this Python, or lessons import another environment."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    except ImportError:
+        return Finding(
+            False, "jupyter_client is missing", f"{sys.executable} -m pip install ipykernel"
+        )
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except NoSuchKernel:
+        return Finding(
+            False,
+            "no 'python3' Jupyter kernel is registered",
+            f"{sys.executable} -m ipykernel install --user --name python3",
+        )
+    program = spec.argv[0] if spec.argv else ""
+    if program in ("python", "python3", "{python}", sys.executable):
+        return Finding(True, "the 'python3' kernel runs this Python")
+    here = Path(sys.executable).resolve()
+    there = Path(shutil.which(program) or program).resolve()
+    if there == here:
+        return Finding(True, "the 'python3' kernel runs this Python")
+    return Finding(
+        False,
+        f"the 'python3' kernel runs {program}, not this Python ({sys.executable})",
+        f"{sys.executable} -m ipykernel install --user --name labkit --display-name 'Lab kit'\n"
+        "then pick the kernel 'Lab kit' in JupyterLab (Kernel > Change Kernel)",
+    )
+
+
+def check_widgets_frontend() -> Finding:
+    """The JupyterLab half of ipywidgets; without it widgets show as plain text."""
+    try:
+        from jupyter_core.paths import jupyter_path
+    except ImportError:
+        return Finding(
+            False, "jupyter_core is missing", f"{sys.executable} -m pip install jupyterlab"
+        )
+    for base in jupyter_path("labextensions"):
+        if (Path(base) / WIDGETS_EXTENSION / "package.json").exists():
+            return Finding(True, f"the ipywidgets front end ({WIDGETS_EXTENSION}) is installed")
+    return Finding(
+        False,
+        "the ipywidgets front end is not installed in JupyterLab (widgets would show as text)",
+        f'{sys.executable} -m pip install "ipywidgets>=8.1,<9" "jupyterlab_widgets>=3"\n'
+        "then restart JupyterLab and reload the browser tab",
+    )
+
+
+def check_loopback(port: int = 0) -> Finding:
+    """A server in the kernel must be able to listen on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+        except OSError as exc:
+            where = f"port {port}" if port else "any port"
+            return Finding(
+                False,
+                f"cannot listen on 127.0.0.1 {where}: {exc.strerror or exc}",
+                "stop the program holding the port (lsof -i :PORT), or restart the kernel "
+                "that started an earlier lab server",
+            )
+        bound = sock.getsockname()[1]
+    return Finding(True, f"a server can listen on loopback (127.0.0.1:{bound} was free)")
+
+
+def check_api_key() -> Finding:
+    if os.environ.get("OPENAI_API_KEY"):
+        return Finding(
+            True, "OPENAI_API_KEY is set (value hidden): lesson 6 can use a real provider"
+        )
+    return Finding(True, "no OPENAI_API_KEY: the lessons use the keyless mock model (no cost)")
+
+
+def run_checks() -> list[Finding]:
+    findings = [check_python(), check_package_installed()]
+    findings += [check_requirement(req) for req in declared_requirements()]
+    findings += [check_kernel(), check_widgets_frontend(), check_loopback(), check_api_key()]
+    return findings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m labsupport.doctor", description=__doc__.splitlines()[0]
+    )
+    parser.parse_args(argv)
+    print("Lab kit doctor: checking this environment", flush=True)
+    findings = run_checks()
+    for finding in findings:
+        print("\n".join(finding.lines()))
+    problems = [f for f in findings if not f.ok and f.required]
+    if problems:
+        print(
+            f"\n{len(problems)} problem(s) found. Apply the fixes above, restart the kernel, run this again."
+        )
+        return 1
+    print("\nAll good: open notebooks/01_generators.ipynb and run the cells from the top.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

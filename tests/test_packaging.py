@@ -1,0 +1,76 @@
+"""Packaging: environment.yml (Binder) and pyproject.toml declare the same dependencies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+BINDER_ONLY = {"jupyter-server-proxy"}  # what a hub needs on top of the kit itself
+
+
+def pyproject() -> dict:  # type: ignore[type-arg]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def environment() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def pip_section() -> list[str]:
+    for dep in environment()["dependencies"]:
+        if isinstance(dep, dict) and "pip" in dep:
+            return list(dep["pip"])
+    raise AssertionError("environment.yml has no pip: section")
+
+
+def as_map(reqs: list[str]) -> dict[str, Requirement]:
+    parsed = [Requirement(r) for r in reqs]
+    return {r.name.lower(): r for r in parsed}
+
+
+def test_environment_yml_and_pyproject_agree_on_runtime_dependencies() -> None:
+    declared = as_map(pyproject()["project"]["dependencies"])
+    binder = as_map([r for r in pip_section() if not r.startswith("-")])
+    assert set(binder) - BINDER_ONLY == set(declared), "same packages in both files"
+    for name, req in declared.items():
+        assert binder[name].specifier == req.specifier, f"{name}: {binder[name]} vs {req}"
+        assert binder[name].extras == req.extras, f"{name}: extras differ"
+
+
+def test_environment_yml_installs_the_kit_and_the_proxy() -> None:
+    pip = pip_section()
+    assert "-e ." in pip
+    proxy = as_map([r for r in pip if not r.startswith("-")])["jupyter-server-proxy"]
+    assert proxy.specifier == SpecifierSet(">=4.4")
+    assert "conda-forge" in environment()["channels"]
+
+
+def test_binder_python_satisfies_requires_python() -> None:
+    python = next(
+        d for d in environment()["dependencies"] if isinstance(d, str) and d.startswith("python=")
+    )
+    version = python.split("=", 1)[1]
+    assert SpecifierSet(pyproject()["project"]["requires-python"]).contains(version + ".0")
+
+
+def test_key_lower_bounds_are_declared() -> None:
+    declared = as_map(pyproject()["project"]["dependencies"])
+    assert declared["ipykernel"].specifier.contains("7.4.0")
+    assert not declared["ipykernel"].specifier.contains("7.3.9")
+    assert not declared["fastapi"].specifier.contains("0.134.0")
+    assert not declared["ipywidgets"].specifier.contains("9.0.0")
+    assert not declared["jupyterlab"].specifier.contains("3.6.0")
+    for name in ("nbval", "openai", "httpx", "httpx-sse", "uvicorn"):
+        assert name in declared or name in as_map(
+            pyproject()["project"]["optional-dependencies"]["test"]
+        )
