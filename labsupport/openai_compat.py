@@ -104,6 +104,11 @@ class CompletionStats:
         with self._lock:
             self._counts[name] += 1
 
+    def reset(self) -> None:
+        """Set every counter back to zero."""
+        with self._lock:
+            self._counts = dict.fromkeys(self._FIELDS, 0)
+
     def snapshot(self) -> dict[str, int]:
         """The counters now, as a plain dict."""
         with self._lock:
