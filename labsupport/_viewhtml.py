@@ -29,6 +29,7 @@ CSS = """<style>
 .lsv-card { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 12px;
   padding: 14px 18px 12px; max-width: 780px; background: var(--jp-layout-color1, #fff);
   box-shadow: 0 1px 3px rgba(31, 35, 40, .08); font-family: var(--jp-ui-font-family, system-ui); }
+.lsv-card .widget-html-content { line-height: 1.45; }
 .lsv-title { font-size: 15px; font-weight: 600; color: var(--jp-ui-font-color0, #1f2328); }
 .lsv-status { display: flex; align-items: center; gap: 8px; font-size: 13px;
   color: var(--jp-ui-font-color1, #1f2328); min-height: 28px; }
@@ -72,7 +73,7 @@ CSS = """<style>
 @keyframes lsv-shimmer { 0% { background-position: 100% 50%; } 100% { background-position: 0 50%; } }
 </style>"""
 
-_ICONS = {"status": "•", "thought": "💭", "tool_call": "→", "tool_result": "←"}
+_ICONS = {"status": "•", "thought": "✎", "tool_call": "→", "tool_result": "←"}
 
 _HEADLINES = {"finished": "Done", "error": "Failed", "cancelled": "Stopped"}
 
@@ -174,7 +175,7 @@ def error_html(state: RunState) -> str:
 
 
 def footer_html(state: RunState, redraws: int) -> str:
-    """Counters: tokens received, what was billed, and how many events became how many redraws."""
+    """Counters: tokens received, what was billed, events received and redraws sent."""
     parts = [f'<span class="lsv-tokens">{_plural(state.token_count, "token")} received</span>']
     if state.cost is not None:
         cost = state.cost
@@ -182,5 +183,5 @@ def footer_html(state: RunState, redraws: int) -> str:
             f"{cost.total_tokens:,} billed ({cost.prompt_tokens:,} prompt + "
             f'{cost.completion_tokens:,} answer) · <span class="lsv-cost">{format_usd(cost.usd)}</span>'
         )
-    parts.append(f"{_plural(state.event_count, 'event')} → {_plural(redraws, 'redraw')}")
+    parts.append(f"{_plural(state.event_count, 'event')} · {_plural(redraws, 'redraw')}")
     return f'<div class="lsv-footer">{" · ".join(parts)}</div>'

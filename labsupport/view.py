@@ -294,7 +294,9 @@ class LiveView:
         self._sources.value = markup.sources_html(state)
         self._footer.value = markup.footer_html(state, self.redraws)
         if state.ended:
-            self._stop_button.disabled = True
+            with self._stop_button.hold_sync():
+                self._stop_button.disabled = True
+                self._stop_button.button_style = ""
             if state.outcome == "finished":
                 self._thinking.selected_index = None
 
