@@ -65,7 +65,11 @@ def _refused(response: httpx.Response) -> StreamError:
 
 
 def _decode(block: ServerSentEvent) -> tuple[Event, bool]:
-    """The event a block carries, and whether it is the run's last."""
+    """The event a block carries, and whether it is the run's last.
+
+    Callers skip blocks without data first: the SSE spec dispatches nothing for them,
+    but httpx-sse reports one for a keep-alive comment that follows an event with an id.
+    """
     event = decode_event(block.event, block.data, block.id)
     return event, event.type in TERMINAL_TYPES
 
@@ -98,6 +102,8 @@ def stream_events(
                 response.read()
                 raise _refused(response)
             for block in EventSource(response).iter_sse():
+                if not block.data:
+                    continue  # see _decode
                 event, last = _decode(block)
                 yield event
                 if last:
@@ -129,6 +135,8 @@ async def astream_events(
             blocks = EventSource(response).aiter_sse()
             try:
                 async for block in blocks:
+                    if not block.data:
+                        continue  # see _decode
                     event, last = _decode(block)
                     yield event
                     if last:
