@@ -86,8 +86,10 @@ MAX_TOOL_ROUNDS = 3
 _CITED = re.compile(r"\[([^\[\]]+)\]")
 
 
-def run_search_tool(arguments: Mapping[str, Any], *, default_k: int = 3) -> tuple[list[Hit], str]:
+def run_search_tool(arguments: Mapping[str, Any], *, max_k: int = 10) -> tuple[list[Hit], str]:
     """Run ``search_kb`` with the model's arguments: the hits, and the JSON the model reads back.
+
+    The model picks ``k`` (3 if it does not say); ``max_k`` caps it, as an app bounds its tools.
 
     Example: ``run_search_tool({"query": "billing", "k": 1})[1]`` is a JSON list such as
     ``[{"doc_id": "D1", "title": "Payments team", "score": 2.1, "text": "The Payments ..."}]``
@@ -95,10 +97,10 @@ def run_search_tool(arguments: Mapping[str, Any], *, default_k: int = 3) -> tupl
     query = arguments.get("query")
     if not isinstance(query, str) or not query.strip():
         raise ValueError(f"search_kb needs a non-empty 'query' string, got {query!r}")
-    k = arguments.get("k", default_k)
+    k = arguments.get("k", 3)
     if isinstance(k, bool) or not isinstance(k, int):
         raise ValueError(f"search_kb's 'k' must be an integer, got {k!r}")
-    hits = search(query, max(1, min(k, 10)))
+    hits = search(query, max(1, min(k, max_k, 10)))
     results = [
         {"doc_id": h.doc.id, "title": h.doc.title, "score": h.score, "text": h.doc.text}
         for h in hits
@@ -225,7 +227,7 @@ class _AgentRun:
         try:
             if name != TOOL_NAME:
                 raise ValueError(f"unknown tool {name!r}; the only tool is {TOOL_NAME}")
-            hits, content = run_search_tool(arguments, default_k=self.k)
+            hits, content = run_search_tool(arguments, max_k=self.k)
         except ValueError as exc:
             # Told to the model as the tool's result, as providers expect: it can recover.
             content = json.dumps({"error": str(exc)})
@@ -298,7 +300,8 @@ def openai_chat_stream(
 ) -> Generator[Event, None, None]:
     """Answer ``question`` with the model behind ``client``, yielding the run's events.
 
-    ``model`` defaults to the lab's mock (``"lab-mock-1"``); ``prices`` adds prices
+    ``model`` defaults to the lab's mock (``"lab-mock-1"``); ``k`` is the most
+    documents the search returns, whatever the model asks; ``prices`` adds prices
     for models the mock's table lacks. Bad arguments raise at once; problems
     during the run (HTTP errors, a model failing mid-stream) arrive as an
     ``error`` event. Call ``.close()`` on the generator to stop the run.

@@ -1,0 +1,158 @@
+"""Choosing the model by environment: keyless mock by default, a real provider with a key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from labsupport.lifecycle import check_stream
+from labsupport.llm_config import (
+    DEFAULT_MOCK_MODEL,
+    DEFAULT_REAL_MODEL,
+    MOCK_API_KEY,
+    LLMConfig,
+    load_config,
+    mask_secret,
+)
+from labsupport.openai_agent import openai_chat_stream
+from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+
+KEY = "sk-test-0123456789abcdefWXYZ"
+MOCK_URL = "http://127.0.0.1:8765/v1"
+
+
+def test_no_key_means_the_keyless_mock() -> None:
+    config = load_config(MOCK_URL, environ={})
+    assert (config.provider, config.base_url, config.model, config.api_key) == (
+        "mock",
+        MOCK_URL,
+        DEFAULT_MOCK_MODEL,
+        MOCK_API_KEY,
+    )
+    assert config.is_mock
+
+
+def test_a_blank_key_counts_as_no_key() -> None:
+    assert load_config(MOCK_URL, environ={"OPENAI_API_KEY": "  "}).is_mock
+
+
+def test_base_url_alone_does_not_leave_the_mock() -> None:
+    config = load_config(MOCK_URL, environ={"OPENAI_BASE_URL": "https://example.invalid/v1"})
+    assert config.base_url == MOCK_URL
+
+
+def test_lab_model_picks_the_mock_model() -> None:
+    assert load_config(MOCK_URL, environ={"LAB_MODEL": "lab-mock-large"}).model == "lab-mock-large"
+
+
+def test_a_key_means_the_real_provider_with_its_defaults() -> None:
+    config = load_config(MOCK_URL, environ={"OPENAI_API_KEY": KEY})
+    assert (config.provider, config.base_url, config.model, config.api_key) == (
+        "openai",
+        "https://api.openai.com/v1",
+        DEFAULT_REAL_MODEL,
+        KEY,
+    )
+    assert not config.is_mock
+
+
+def test_base_url_and_model_come_from_the_environment() -> None:
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "https://llm.example/v1/", "LAB_MODEL": "m-2"}
+    config = load_config(environ=env)
+    assert (config.base_url, config.model) == ("https://llm.example/v1", "m-2")
+
+
+def test_no_key_and_no_mock_url_explains_what_to_do() -> None:
+    with pytest.raises(ValueError, match=r"OPENAI_API_KEY is not set.*start the lab server"):
+        load_config(environ={})
+
+
+def test_the_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("LAB_MODEL", raising=False)
+    assert load_config().provider == "openai"
+
+
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [(KEY, "****WXYZ"), ("short-key", "****"), ("", "****")],
+    ids=["long", "short", "empty"],
+)
+def test_mask_secret_shows_at_most_the_last_four_characters(secret: str, shown: str) -> None:
+    assert mask_secret(secret) == shown
+
+
+def test_the_key_never_appears_in_repr_str_or_describe() -> None:
+    config = load_config(environ={"OPENAI_API_KEY": KEY})
+    for text in (repr(config), str(config), config.describe(), f"{config}"):
+        assert KEY not in text
+        assert KEY[:-4] not in text
+    assert "****WXYZ" in repr(config)
+
+
+def test_describe_says_which_endpoint_answers() -> None:
+    assert "mock model 'lab-mock-1'" in load_config(MOCK_URL, environ={}).describe()
+    real = load_config(environ={"OPENAI_API_KEY": KEY}).describe()
+    assert real == "a real provider at https://api.openai.com/v1, model 'gpt-4o-mini', key ****WXYZ"
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"provider": "azure"}, "provider must be"),
+        ({"base_url": "localhost:8000"}, "base_url must start with http"),
+        ({"model": ""}, "model must not be empty"),
+    ],
+    ids=["provider", "base-url", "model"],
+)
+def test_bad_config_is_refused(fields: dict[str, str], match: str) -> None:
+    values = {"provider": "mock", "base_url": MOCK_URL, "model": "m", "api_key": "lab"} | fields
+    with pytest.raises(ValueError, match=match):
+        LLMConfig(**values)  # type: ignore[arg-type]
+
+
+# -- the same code on both sides, over a real socket --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MockEndpoints]:
+    with serve_mock_endpoints() as endpoints:
+        yield endpoints
+
+
+def test_the_mock_config_streams_with_no_key(server: MockEndpoints) -> None:
+    config = load_config(server["instant"].base_url, environ={})
+    events = list(
+        openai_chat_stream("Who runs billing?", client=config.client(), model=config.model)
+    )
+    assert check_stream(events) == []
+    assert events[-1].type == "done"
+
+
+def test_a_provider_config_sends_its_key_and_runs_the_same_code(server: MockEndpoints) -> None:
+    # A "real provider" here is the mock behind OPENAI_BASE_URL: the code path is the same.
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "OPENAI_BASE_URL": server["instant"].base_url,
+        "LAB_MODEL": "lab-mock-1",
+    }
+    config = load_config(environ=env)
+    server.authorizations.clear()
+    events = list(
+        openai_chat_stream(
+            "Who runs billing?", client=config.client(max_retries=0), model=config.model
+        )
+    )
+    assert check_stream(events) == []
+    assert events[-1].type == "done"
+    assert server.authorizations == [f"Bearer {KEY}", f"Bearer {KEY}"]
+    assert all(KEY not in e.to_json() for e in events)
+
+
+async def test_the_async_client_follows_the_same_config(server: MockEndpoints) -> None:
+    config = load_config(server["instant"].base_url, environ={})
+    client = config.async_client(max_retries=0)
+    models = await client.models.list()
+    await client.close()
+    assert [m.id for m in models.data] == ["lab-mock-1", "lab-mock-large"]
