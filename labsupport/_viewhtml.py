@@ -29,6 +29,7 @@ CSS = """<style>
 .lsv-card { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 12px;
   padding: 14px 18px 12px; max-width: 780px; background: var(--jp-layout-color1, #fff);
   box-shadow: 0 1px 3px rgba(31, 35, 40, .08); font-family: var(--jp-ui-font-family, system-ui); }
+.lsv-card.widget-vbox { gap: 6px; }
 .lsv-card .widget-html-content { line-height: 1.45; }
 .lsv-title { font-size: 15px; font-weight: 600; color: var(--jp-ui-font-color0, #1f2328); }
 .lsv-status { display: flex; align-items: center; gap: 8px; font-size: 13px;

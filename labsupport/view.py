@@ -278,7 +278,7 @@ class LiveView:
         if self.title:
             children.append(self._title)
         children += [header, self._thinking, self._answer, self._error, self._sources, self._footer]
-        self.widget = widgets.VBox(children, layout=widgets.Layout(gap="6px"))
+        self.widget = widgets.VBox(children)
         """The card itself, an ``ipywidgets.VBox``; display the view or this."""
         self.widget.add_class("lsv-card")
         self._redraw()
