@@ -42,7 +42,8 @@ def format_sse(func: Callable[..., Any]) -> Check:
         got = result.value
         if got is None:
             return fail(
-                "format_sse() returned None.", "return the encoded block: bytes ending in b'\\n\\n'."
+                "format_sse() returned None.",
+                "return the encoded block: bytes ending in b'\\n\\n'.",
             )
         if isinstance(got, str):
             return fail(
