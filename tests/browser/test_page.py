@@ -1,0 +1,144 @@
+"""The server's page in a real Chromium: the answer streams in both modes, and Stop stops the run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from labsupport import DoneEvent, Event, MockLLM, ThoughtEvent, TokenEvent
+from labsupport.kernel_server import ServerHandle, start_server
+from labsupport.server import ServerSettings, create_app
+from tests.support.browser import save_screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+MODES = ["eventsource", "fetch"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerHandle]:
+    # Slow enough to watch the answer grow for about two seconds.
+    llm = MockLLM(ttft=0.3, tokens_per_second=15, tool_delay=0.3)
+    with start_server(create_app(ServerSettings(llm=llm)), name="browser-page") as handle:
+        yield handle
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def state(page: Any) -> str:
+    result: str = page.evaluate("document.body.dataset.state")
+    return result
+
+
+def ask(page: Any, url: str, mode: str, question: str = "Who runs billing?") -> None:
+    page.goto(url)
+    page.check(f"#mode-{mode}")
+    page.fill("#question", question)
+    page.click("#ask")
+
+
+def watch_answer(page: Any, seconds: float) -> list[int]:
+    """Answer lengths sampled while the run is going."""
+    lengths: list[int] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and state(page) == "running":
+        lengths.append(len(page.text_content("#answer") or ""))
+        page.wait_for_timeout(50)
+    return lengths
+
+
+def stats(server: ServerHandle) -> dict[str, Any]:
+    result: dict[str, Any] = httpx.get(f"{server.url}/stats").json()
+    return result
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_answer_streams_progressively_then_the_run_finishes(
+    server: ServerHandle, page: Any, mode: str
+) -> None:
+    ask(page, f"{server.url}/", mode)
+    lengths = watch_answer(page, 15)
+    page.wait_for_function("document.body.dataset.state !== 'running'", timeout=5000)
+    final = page.text_content("#answer") or ""
+    partial = {n for n in lengths if 0 < n < len(final)}
+    assert state(page) == "finished"
+    assert "Dana Okafor leads the Payments team" in final
+    assert len(partial) >= 5, f"the answer did not grow token by token: {lengths}"
+    assert page.text_content("#status") == "Done."
+    assert page.text_content("#step-count") == "6"
+    assert page.locator("#sources li").all_text_contents() == [
+        "D1Payments team",
+        "D3Dana Okafor",
+    ]
+    assert page.text_content("#cost") == "107 prompt + 30 completion tokens · $0.000098"
+    page.click("#steps summary")
+    save_screenshot(page, f"page-{mode}-finished")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stop_freezes_the_answer_and_the_server_cancels_the_run(
+    server: ServerHandle, page: Any, mode: str
+) -> None:
+    before = stats(server)
+    ask(page, f"{server.url}/", mode)
+    page.wait_for_function("document.getElementById('answer').textContent.length > 20")
+    page.click("#stop")
+    stopped_at = page.text_content("#answer") or ""
+    page.wait_for_timeout(600)
+    assert state(page) == "stopped"
+    assert page.text_content("#answer") == stopped_at
+    assert page.is_enabled("#ask") and not page.is_enabled("#stop")
+    deadline = time.monotonic() + 2
+    after = stats(server)
+    while after["active_streams"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        after = stats(server)
+    assert after["runs_cancelled"] == before["runs_cancelled"] + 1
+    assert after["active_streams"] == 0
+    save_screenshot(page, f"page-{mode}-stopped")
+
+
+def test_refused_request_shows_the_servers_reason_in_fetch_mode(
+    server: ServerHandle, page: Any
+) -> None:
+    page.goto(f"{server.url}/")
+    page.check("#mode-fetch")
+    # Beyond the input's maxlength, set through the DOM as a script would.
+    page.evaluate("document.getElementById('question').value = 'x'.repeat(2001)")
+    page.click("#ask")
+    page.wait_for_function("document.body.dataset.state === 'error'")
+    assert page.text_content("#error") == (
+        "422: field 'message' is 2001 characters long; the limit is 2000 characters"
+    )
+
+
+async def html_agent(message: str, **kwargs: Any) -> AsyncIterator[Event]:
+    run_id = kwargs["run_id"]
+    markup = "<img src=x onerror=\"document.title='pwned'\">"
+    yield ThoughtEvent(run_id=run_id, seq=0, text=markup)
+    yield TokenEvent(run_id=run_id, seq=1, text=markup)
+    yield DoneEvent(run_id=run_id, seq=2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_model_text_is_shown_as_text_never_as_html(page: Any, mode: str) -> None:
+    app = create_app(ServerSettings(agent=html_agent))
+    with start_server(app, name="browser-page-html") as server:
+        ask(page, f"{server.url}/", mode)
+        page.wait_for_function("document.body.dataset.state === 'finished'")
+        assert page.locator("img").count() == 0
+        assert page.text_content("#answer") == "<img src=x onerror=\"document.title='pwned'\">"
+        assert page.title() != "pwned"
