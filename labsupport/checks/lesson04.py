@@ -40,7 +40,10 @@ def answer_with_budget(func: Callable[[Iterator[Event], int], Any]) -> Check:
     """Exercise 1: stop the stream, and so the spending, at a token budget."""
     full = _full_answer()
     tracked = _Tracked(MockLLM.instant())
-    result = attempt(func, tracked.stream(), 5)
+    # Held here: a generator nobody references is closed by the garbage collector,
+    # which would hide a missing close().
+    stream = tracked.stream()
+    result = attempt(func, stream, 5)
     if result.error is not None:
         return fail(
             f"answer_with_budget(stream, 5) raised {result.describe_error()}",
