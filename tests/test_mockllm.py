@@ -138,3 +138,17 @@ def test_prices_validate_and_compute_per_million() -> None:
 
 def test_search_query_keeps_the_question_keywords() -> None:
     assert MockLLM.instant().search_query("Who runs billing?") == "runs billing"
+
+
+def test_bill_counts_tokens_spent_outside_stream_like_a_request() -> None:
+    llm = MockLLM.instant()
+    usd = llm.bill(prompt_tokens=100) + llm.bill(completion_tokens=16)
+    assert (llm.requests, llm.prompt_tokens, llm.tokens_generated) == (1, 100, 16)
+    assert usd == pytest.approx(llm.cost_usd)
+    assert usd == pytest.approx(llm.prices.cost(100, 16))
+
+
+@pytest.mark.parametrize("tokens", [-1, 1.5, True], ids=["negative", "float", "bool"])
+def test_bill_refuses_what_is_not_a_token_count(tokens: object) -> None:
+    with pytest.raises(ValueError, match="completion_tokens must be an int >= 0"):
+        MockLLM.instant().bill(completion_tokens=tokens)  # type: ignore[arg-type]
