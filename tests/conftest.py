@@ -17,7 +17,11 @@ def llm() -> MockLLM:
     return MockLLM.instant()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole session (skipped, or failed in CI, if absent)."""
+    """A headless Chromium for one test module (skipped, or failed in CI, if absent).
+
+    Module scope on purpose: Playwright's sync API keeps an event loop running in
+    the main thread while it is open, and asyncio tests after it could not start theirs.
+    """
     yield from launch_browser()
