@@ -48,13 +48,14 @@ CSS = """<style>
   font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 .lsv-thought .lsv-text { font-style: italic; }
 .lsv-answer { font-size: 14px; line-height: 1.6; color: var(--jp-content-font-color1, #1f2328);
-  padding: 6px 0 2px; }
+  padding: 6px 0 2px; max-height: 26em; overflow-y: auto;
+  display: flex; flex-direction: column-reverse; }
 .lsv-answer-text { white-space: pre-wrap; overflow-wrap: anywhere; }
 .lsv-caret { display: inline-block; width: 7px; height: 1.05em; vertical-align: text-bottom;
   margin-left: 1px; background: #2f81f7; animation: lsv-blink 1s steps(1) infinite; }
 .lsv-note { display: inline-block; margin-left: 6px; padding: 0 8px; border-radius: 999px;
   font-size: 11.5px; background: #fff8c5; color: #7d4e00; border: 1px solid #d4a72c66; }
-.lsv-skeleton div { height: 11px; border-radius: 6px; margin: 9px 0;
+.lsv-skeleton div div { height: 11px; border-radius: 6px; margin: 9px 0;
   background: linear-gradient(90deg, #eaeef2 25%, #f6f8fa 45%, #eaeef2 65%);
   background-size: 400% 100%; animation: lsv-shimmer 1.4s ease infinite; }
 .lsv-placeholder { color: var(--jp-ui-font-color2, #59636e); font-style: italic; }
@@ -136,21 +137,21 @@ def answer_html(state: RunState) -> str:
     if state.token_count == 0:
         if not state.ended:
             bars = "".join(f'<div style="width:{w}%"></div>' for w in (94, 88, 61))
-            return f'<div class="lsv-answer lsv-skeleton" aria-busy="true">{bars}</div>'
+            return f'<div class="lsv-answer lsv-skeleton" aria-busy="true"><div>{bars}</div></div>'
         message = {
             "cancelled": "Stopped before the first token.",
             "error": "No answer: the run failed before the first token.",
             "finished": "The answer is empty.",
         }[state.outcome]
-        return f'<div class="lsv-answer"><span class="lsv-placeholder">{message}</span></div>'
+        return f'<div class="lsv-answer"><div class="lsv-placeholder">{message}</div></div>'
     tail = ""
     if state.outcome == "running":
         tail = '<span class="lsv-caret"></span>'
     elif state.outcome == "cancelled":
         tail = '<span class="lsv-note">■ stopped</span>'
     return (
-        f'<div class="lsv-answer"><span class="lsv-answer-text">{html.escape(state.answer)}'
-        f"</span>{tail}</div>"
+        f'<div class="lsv-answer"><div><span class="lsv-answer-text">{html.escape(state.answer)}'
+        f"</span>{tail}</div></div>"
     )
 
 

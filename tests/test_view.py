@@ -189,7 +189,7 @@ async def test_an_unpaced_10000_token_flood_ends_with_the_exact_text() -> None:
     await view
     assert len(view.events) == 10_008
     assert view.redraws < 20
-    assert view._answer.value.endswith(f"{html.escape(long_answer(10_000))}</span></div>")
+    assert view._answer.value.endswith(f"{html.escape(long_answer(10_000))}</span></div></div>")
 
 
 @pytest.mark.parametrize("bad", [0, -1, 500, "30", True])
