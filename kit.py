@@ -28,7 +28,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 # What `test` checks; the README's test command is `python3 kit.py test`, and .ci/run calls it.
-LINT_PATHS = ["labsupport", "tests", "tools", "kit.py"]
+LINT_PATHS = ["labsupport", "tests", "tools", "benchmarks", "kit.py"]
 NBVAL_ARGS = [
     "--nbval",
     "--nbval-current-env",
