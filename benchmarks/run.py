@@ -72,14 +72,8 @@ _TOKEN_EVENT_BYTES = 115
 def ttfe(s: dict[str, Any], notes: dict[str, Any]) -> list[Metric]:
     kinds = ("lab", "starlette", "fastapi", "sse_starlette")
     specs = [{"kind": k, "answer_tokens": s["stream_tokens"]} for k in kinds]
-    if not notes["quick"]:
-        # What-if: the same two servers with Nagle's algorithm off (see _serve._with_nodelay).
-        specs += [
-            {"kind": k, "answer_tokens": s["stream_tokens"], "nodelay": True} for k in kinds[:2]
-        ]
     with servers(*specs) as procs:
-        shipped = _wire.first_event(procs[:4], s["ttfe_rounds"])
-        fixed = _wire.first_event(procs[4:], s["ttfe_rounds"]) if procs[4:] else None
+        shipped = _wire.first_event(procs, s["ttfe_rounds"])
     lab, base = shipped["lab"]["p50_ms"], shipped["starlette"]["p50_ms"]
     return [
         Metric(
@@ -93,7 +87,6 @@ def ttfe(s: dict[str, Any], notes: dict[str, Any]) -> list[Metric]:
             lab <= 1.5 * base and lab <= 5,
             details={
                 "servers": shipped,
-                "with_nodelay_fix": fixed,
                 "answer_tokens": s["stream_tokens"],
             },
         )
