@@ -79,6 +79,17 @@ class _Numbering:
         self.seq += 1
         return event
 
+    def token(self, text: str) -> TokenEvent:
+        """A token event without re-validation: the hot path of every answer.
+
+        Its fields are already known to be valid (a str from the model, our own id
+        and counter), and validating them again was a third of the agent's time per
+        token in the throughput benchmark.
+        """
+        event = TokenEvent.model_construct(run_id=self.run_id, seq=self.seq, text=text)
+        self.seq += 1
+        return event
+
 
 def _run(question: str, llm: MockLLM, k: int, run_id: str) -> Generator[Event | Pause, None, None]:
     """The agent itself, free of any clock: yields events, and pauses where time passes."""
@@ -103,7 +114,7 @@ def _run(question: str, llm: MockLLM, k: int, run_id: str) -> Generator[Event | 
         yield emit(StatusEvent, message="writing the answer")
         answer = llm.stream(question, docs)
         for step in answer:
-            yield step if isinstance(step, Pause) else emit(TokenEvent, text=step)
+            yield step if isinstance(step, Pause) else emit.token(step)
         yield emit(
             CostEvent,
             prompt_tokens=answer.prompt_tokens,
