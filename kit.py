@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -116,8 +117,25 @@ def lab() -> int:
         return 0
 
 
+def ensure_js_clients() -> None:
+    """Install the stock JavaScript protocol clients the dialect tests drive, if npm is here."""
+    folder = ROOT / "tests" / "js"
+    npm = shutil.which("npm")
+    if npm is None:
+        say("npm not found: the AG-UI and AI SDK client tests will be skipped")
+        return
+    stamp = folder / "node_modules" / ".installed"
+    wanted = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    say("installing the JavaScript protocol clients (tests/js) with npm ci")
+    run(npm, "ci", "--prefix", folder, "--no-audit", "--no-fund", "--loglevel=error")
+    stamp.write_text(wanted)
+
+
 def test(pytest_args: list[str]) -> int:
     ensure_environment("dev")
+    ensure_js_clients()
     run(PYTHON, "-m", "ruff", "check", *LINT_PATHS)
     run(PYTHON, "-m", "ruff", "format", "--check", *LINT_PATHS)
     run(PYTHON, "-m", "mypy")
