@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import anyio
@@ -44,7 +44,10 @@ __all__ = [
     "DEFAULT_CORS_ORIGINS",
     "STATS_FIELDS",
     "AgentFn",
+    "DialectParser",
+    "LabEncoder",
     "ServerSettings",
+    "WireEncoder",
     "app",
     "create_app",
     "stream_closer",
@@ -123,6 +126,34 @@ class ServerSettings(BaseModel):
         )
 
 
+class WireEncoder(Protocol):
+    """Turns one run's lab events into the bytes of a wire format (a "dialect").
+
+    The server calls ``encode`` once per event, in order, and every run it
+    encodes ends with exactly one ``done`` or ``error`` event: a crashing agent,
+    a server shutdown or a cancel each become an ``error`` event first.
+    """
+
+    media_type: str
+    headers: Mapping[str, str]
+
+    def encode(self, event: Event) -> bytes: ...
+
+
+class LabEncoder:
+    """The lab's own dialect: one SSE block per event, ``id: <run_id>:<seq>``."""
+
+    media_type = MEDIA_TYPE
+    headers: Mapping[str, str] = {}
+
+    def encode(self, event: Event) -> bytes:
+        return encode_event(event)
+
+
+DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
+"""Reads a dialect's request body: returns the question and the run's encoder, or raises ValueError."""
+
+
 class _Lab:
     """What one app instance shares between requests: settings, model, counters."""
 
@@ -185,19 +216,27 @@ class _EventStream(StreamingResponse):
 
     media_type = MEDIA_TYPE
 
-    def __init__(self, lab: _Lab, run_id: str, events: AsyncIterator[Event]) -> None:
+    def __init__(
+        self,
+        lab: _Lab,
+        run_id: str,
+        events: AsyncIterator[Event],
+        encoder: WireEncoder | None = None,
+    ) -> None:
         self._lab = lab
         self._run_id = run_id
         self._events = events
+        self._encoder = encoder or LabEncoder()
         self._next_seq = 0
         self._outcome: Outcome | None = None
         self._body = self._encode()
-        super().__init__(self._body, headers=STREAM_HEADERS, media_type=MEDIA_TYPE)
+        headers = {**STREAM_HEADERS, **self._encoder.headers}
+        super().__init__(self._body, headers=headers, media_type=self._encoder.media_type)
 
     def _error(self, code: str, message: str) -> bytes:
         event = ErrorEvent(run_id=self._run_id, seq=self._next_seq, code=code, message=message)
         self._next_seq += 1
-        return encode_event(event)
+        return self._encoder.encode(event)
 
     async def _encode(self) -> AsyncGenerator[bytes, None]:
         try:
@@ -207,7 +246,7 @@ class _EventStream(StreamingResponse):
                     self._outcome = "completed"
                 elif event.type == "error":
                     self._outcome = "failed"
-                yield encode_event(event)
+                yield self._encoder.encode(event)
                 if self._outcome is not None:
                     return  # nothing follows a terminal event
         except Exception as exc:  # a bug in the agent must still end the run with one event
@@ -314,7 +353,8 @@ def _json_type(value: object) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-async def _read_json_message(request: Request, limit: int) -> str | JSONResponse:
+async def _read_json(request: Request, limit: int) -> object | JSONResponse:
+    """The request's JSON body, or the 4xx response that says why it cannot be read."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json":
         got = repr(media_type) if media_type else "no Content-Type"
@@ -334,6 +374,14 @@ async def _read_json_message(request: Request, limit: int) -> str | JSONResponse
         )
     except UnicodeDecodeError:
         return _problem(400, "request body is not valid JSON: it is not UTF-8 text")
+    parsed: object = payload
+    return parsed
+
+
+async def _read_json_message(request: Request, limit: int) -> str | JSONResponse:
+    payload = await _read_json(request, limit)
+    if isinstance(payload, JSONResponse):
+        return payload
     if not isinstance(payload, dict):
         return _problem(
             422,
@@ -345,13 +393,33 @@ async def _read_json_message(request: Request, limit: int) -> str | JSONResponse
     return _check_message(payload.get("message"), "field 'message'", limit)
 
 
-def _start(lab: _Lab, message: str) -> Response:
+def _start(lab: _Lab, message: str, encoder: WireEncoder | None = None) -> Response:
     run_id = new_run_id()
     try:
         events = lab.settings.agent(message, llm=lab.llm, k=lab.settings.k, run_id=run_id)
     except (TypeError, ValueError) as exc:  # the agent refused the request before any event
         return _problem(422, str(exc))
-    return _EventStream(lab, run_id, events)
+    return _EventStream(lab, run_id, events, encoder)
+
+
+def _dialect_endpoint(
+    lab: _Lab, parse: DialectParser, name: str
+) -> Callable[[Request], Awaitable[Response]]:
+    limit = lab.settings.max_message_chars
+
+    async def endpoint(request: Request) -> Response:
+        # Dialect bodies carry a conversation, so allow a few questions' worth of JSON.
+        payload = await _read_json(request, limit * 4)
+        if isinstance(payload, JSONResponse):
+            return payload
+        try:
+            message, encoder = parse(payload)
+        except ValueError as exc:
+            return _problem(422, f"not a valid {name} request: {exc}")
+        checked = _check_message(message, "the last user message", limit)
+        return checked if isinstance(checked, Response) else _start(lab, checked, encoder)
+
+    return endpoint
 
 
 _CHAT_REQUEST_SCHEMA: dict[str, Any] = {
@@ -432,6 +500,8 @@ def create_app(
         """The browser page: ask, watch the steps and the answer stream, stop."""
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
+    _add_dialects(app, lab)
+
     for router in routers:
         if not isinstance(router, APIRouter):
             raise TypeError(
@@ -439,6 +509,30 @@ def create_app(
             )
         app.include_router(router)
     return app
+
+
+def _add_dialects(app: FastAPI, lab: _Lab) -> None:
+    """The same runs in standard shapes, so stock AG-UI and AI SDK clients connect."""
+    import importlib
+
+    dialects = (
+        ("/ag-ui", "agui", "AG-UI RunAgentInput", "AG-UI events (RunAgentInput in, SSE out)"),
+        ("/api/chat", "vercel", "AI SDK chat", "an AI SDK UI message stream (useChat's default)"),
+    )
+    for path, module_name, name, shape in dialects:
+        try:
+            module = importlib.import_module(f".{module_name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{module_name}":
+                raise
+            continue
+        app.add_api_route(
+            path,
+            _dialect_endpoint(lab, module.parse_request, name),
+            methods=["POST"],
+            response_class=Response,
+            summary=f"Run the agent, streaming {shape}",
+        )
 
 
 def stream_closer(app: object) -> Callable[[], None] | None:
