@@ -323,7 +323,7 @@ class AguiEncoder:
 
     def _end(self) -> list[BaseEvent]:
         self._ended = True
-        return [*self._close_message(), *self._close_step()]
+        return self._close_step()  # encode() has already closed the text message
 
     def _finished(self) -> RunFinishedEvent:
         result = {"answer": "".join(self._answer), "citations": self._citations}
