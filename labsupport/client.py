@@ -9,22 +9,33 @@ The request sends ``Accept: text/event-stream`` exactly, which is what
 jupyter-server-proxy needs to stream instead of buffering.
 
 Closing the iterator (``break``, ``.close()``, leaving the ``with``) closes the
-connection, and the server stops the run. The iterator ends by itself after the
-run's ``done`` or ``error`` event.
+connection and asks the server to cancel the run (``POST /runs/{id}/cancel``),
+so the run stops even on a server that keeps runs alive for a reconnection.
+The iterator ends by itself after the run's ``done`` or ``error`` event.
+
+Resuming: with ``reconnects=N`` a connection that drops mid-run is opened again
+up to N times with ``Last-Event-ID``; a resumable server
+(``ServerSettings(resumable=True)``) continues right after the last event
+received, so the caller sees every event exactly once. ``last_event_id=``
+resumes a run by hand, e.g. one whose reader was closed with
+``cancel_on_close=False`` (a "dropped" connection, in lesson 7).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Generator
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
 from .events import TERMINAL_TYPES, Event
-from .sse import MEDIA_TYPE, decode_event
+from .sse import MEDIA_TYPE, decode_event, event_id
 
-__all__ = ["StreamError", "astream_events", "stream_events"]
+__all__ = ["StreamError", "acancel_run", "astream_events", "cancel_run", "stream_events"]
 
 Method = Literal["GET", "POST"]
 
@@ -40,13 +51,17 @@ class StreamError(RuntimeError):
         self.detail = detail
 
 
-def _request(url: str, message: str, method: Method, path: str) -> tuple[str, str, dict[str, Any]]:
+def _request(
+    url: str, message: str, method: Method, path: str, last_event_id: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(message, str):
         raise TypeError(f"message must be a str, got {type(message).__name__}")
     if method not in ("GET", "POST"):
         raise ValueError(f"method must be 'GET' or 'POST', got {method!r}")
     target = url.rstrip("/") + path
     headers = {"Accept": MEDIA_TYPE}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
     if method == "GET":
         return method, target, {"params": {"message": message}, "headers": headers}
     return method, target, {"json": {"message": message}, "headers": headers}
@@ -78,6 +93,43 @@ def _truncated() -> StreamError:
     return StreamError("the stream ended before a done or error event")
 
 
+def _check_options(reconnects: int, last_event_id: str | None) -> None:
+    if isinstance(reconnects, bool) or not isinstance(reconnects, int) or reconnects < 0:
+        raise ValueError(f"reconnects must be a whole number >= 0, got {reconnects!r}")
+    if last_event_id is not None and not isinstance(last_event_id, str):
+        raise TypeError(f"last_event_id must be a str, got {type(last_event_id).__name__}")
+
+
+def _cancel_target(url: str, run_id: str) -> str:
+    if not isinstance(run_id, str) or not run_id:
+        raise ValueError(f"run_id must be a non-empty str, got {run_id!r}")
+    return f"{url.rstrip('/')}/runs/{quote(run_id, safe='')}/cancel"
+
+
+def _cancel_result(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise _refused(response)
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def cancel_run(url: str, run_id: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    """Ask the server to stop ``run_id`` now; returns ``{"run_id", "outcome", "events"}``.
+
+    Raises ``StreamError`` with ``status_code`` 404 (unknown run) or 409 (already ended).
+    """
+    target = _cancel_target(url, run_id)
+    with httpx.Client(timeout=timeout) as http:
+        return _cancel_result(http.post(target))
+
+
+async def acancel_run(url: str, run_id: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    """The ``await`` twin of ``cancel_run``."""
+    target = _cancel_target(url, run_id)
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        return _cancel_result(await http.post(target))
+
+
 def stream_events(
     url: str,
     message: str,
@@ -86,32 +138,53 @@ def stream_events(
     path: str = "/chat/stream",
     client: httpx.Client | None = None,
     timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
+    reconnects: int = 0,
+    last_event_id: str | None = None,
+    cancel_on_close: bool = True,
 ) -> Generator[Event, None, None]:
     """Ask the server at ``url`` and yield the run's events as they arrive (blocking).
 
     ``method="GET"`` uses the EventSource-style endpoint. Pass ``client`` to reuse
     connections; otherwise one is opened and closed for this stream. Raises
-    ``StreamError`` when the server refuses the request (4xx) or the stream breaks off.
+    ``StreamError`` when the server refuses the request (4xx) or the stream breaks
+    off and cannot be resumed (see the module docstring for ``reconnects``,
+    ``last_event_id`` and ``cancel_on_close``).
     """
-    verb, target, kwargs = _request(url, message, method, path)
+    _request(url, message, method, path)  # refuse bad arguments before any request
+    _check_options(reconnects, last_event_id)
     own = client is None
     http = httpx.Client(timeout=timeout) if client is None else client
+    last_id, run_id, ended = last_event_id, None, False
     try:
-        with http.stream(verb, target, **kwargs) as response:
-            if response.status_code != 200:
-                response.read()
-                raise _refused(response)
-            for block in EventSource(response).iter_sse():
-                if not block.data:
-                    continue  # see _decode
-                event, last = _decode(block)
-                yield event
-                if last:
-                    return
-            raise _truncated()
+        for attempt in range(reconnects + 1):
+            verb, target, kwargs = _request(url, message, method, path, last_id)
+            try:
+                with http.stream(verb, target, **kwargs) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        raise _refused(response)
+                    for block in EventSource(response).iter_sse():
+                        if not block.data:
+                            continue  # see _decode
+                        event, ended = _decode(block)
+                        last_id, run_id = event_id(event), event.run_id
+                        yield event
+                        if ended:
+                            return
+            except httpx.TransportError as exc:
+                if attempt == reconnects or last_id is None:
+                    raise StreamError(f"the connection broke off: {exc}") from exc
+                continue
+            if attempt == reconnects or last_id is None:
+                raise _truncated()
     finally:
-        if own:
-            http.close()
+        try:
+            if cancel_on_close and run_id is not None and not ended:
+                with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
+                    _cancel_result(http.post(_cancel_target(url, run_id), timeout=2.0))
+        finally:
+            if own:
+                http.close()
 
 
 async def astream_events(
@@ -122,28 +195,53 @@ async def astream_events(
     path: str = "/chat/stream",
     client: httpx.AsyncClient | None = None,
     timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
+    reconnects: int = 0,
+    last_event_id: str | None = None,
+    cancel_on_close: bool = True,
 ) -> AsyncGenerator[Event, None]:
     """The ``async for`` twin of ``stream_events``; ``aclose()`` or cancel it to stop the run."""
-    verb, target, kwargs = _request(url, message, method, path)
+    _request(url, message, method, path)
+    _check_options(reconnects, last_event_id)
     own = client is None
     http = httpx.AsyncClient(timeout=timeout) if client is None else client
+    last_id, run_id, ended = last_event_id, None, False
     try:
-        async with http.stream(verb, target, **kwargs) as response:
-            if response.status_code != 200:
-                await response.aread()
-                raise _refused(response)
-            blocks = EventSource(response).aiter_sse()
+        for attempt in range(reconnects + 1):
+            verb, target, kwargs = _request(url, message, method, path, last_id)
             try:
-                async for block in blocks:
-                    if not block.data:
-                        continue  # see _decode
-                    event, last = _decode(block)
-                    yield event
-                    if last:
-                        return
-            finally:
-                await blocks.aclose()
-            raise _truncated()
+                async with http.stream(verb, target, **kwargs) as response:
+                    if response.status_code != 200:
+                        await response.aread()
+                        raise _refused(response)
+                    blocks = EventSource(response).aiter_sse()
+                    try:
+                        async for block in blocks:
+                            if not block.data:
+                                continue  # see _decode
+                            event, ended = _decode(block)
+                            last_id, run_id = event_id(event), event.run_id
+                            yield event
+                            if ended:
+                                return
+                    finally:
+                        await blocks.aclose()
+            except httpx.TransportError as exc:
+                if attempt == reconnects or last_id is None:
+                    raise StreamError(f"the connection broke off: {exc}") from exc
+                continue
+            if attempt == reconnects or last_id is None:
+                raise _truncated()
     finally:
-        if own:
-            await http.aclose()
+        try:
+            if cancel_on_close and run_id is not None and not ended:
+                # Shielded: a cancelled consumer still stops the run it leaves behind.
+                with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
+                    await asyncio.shield(_acancel_quietly(http, url, run_id))
+        finally:
+            if own:
+                await http.aclose()
+
+
+async def _acancel_quietly(http: httpx.AsyncClient, url: str, run_id: str) -> None:
+    with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
+        _cancel_result(await http.post(_cancel_target(url, run_id), timeout=2.0))

@@ -5,13 +5,20 @@ with ``labsupport.kernel_server.start_server()``. Endpoints:
 
 - ``POST /chat/stream`` with JSON ``{"message": "..."}``: the run's events as ``text/event-stream``
 - ``GET /chat/stream?message=...``: the same, for the browser's ``EventSource`` (GET only)
-- ``GET /stats``: seven counters that show runs starting, ending and what they spent
+- ``POST /runs/{run_id}/cancel``: stop a run now; its stream ends with an ``error`` event
+- ``POST /ag-ui`` and ``POST /api/chat``: the same runs as AG-UI events and as an
+  AI SDK UI message stream, for stock clients of those protocols
+- ``GET /stats``: counters that show runs starting, ending, dropping, resuming and
+  what they spent
 - ``GET /``: a page that asks a question and renders the stream
 
 Bad requests are refused before anything streams, with a 4xx JSON body whose
 ``detail`` says what is wrong. Once streaming, a failure becomes an ``error``
 event and the stream ends cleanly. A client that goes away stops the run: the
 agent's generator is closed, the model stops generating, and ``/stats`` shows it.
+With ``ServerSettings(resumable=True)`` the run waits a little instead, and a
+reconnection that sends ``Last-Event-ID`` (as ``EventSource`` does by itself)
+continues it right after the last event the client got.
 
 Try it:
     curl -N -X POST localhost:8000/chat/stream -H 'Content-Type: application/json' \\
@@ -22,23 +29,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from importlib import resources
-from typing import Any, Literal, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
-import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.responses import StreamingResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from .agent import MAX_QUESTION_CHARS, achat_stream, new_run_id
-from .events import ErrorEvent, Event
+from .events import Event
 from .mockllm import MockLLM
-from .sse import KEEPALIVE, MEDIA_TYPE, STREAM_HEADERS, encode_event
+from .runs import ResumeError, Run, RunRegistry, WireEncoder, parse_last_event_id
+from .sse import KEEPALIVE, MEDIA_TYPE, STREAM_HEADERS, encode_event, event_id
 
 __all__ = [
     "DEFAULT_CORS_ORIGINS",
@@ -67,12 +74,19 @@ STATS_FIELDS: tuple[str, ...] = (
     "runs_failed",
     "tokens_generated",
     "cost_usd",
+    # Dropped connections versus cancelled runs (lesson 7):
+    "streams_dropped",
+    "runs_parked",
+    "runs_resumed",
+    "runs_expired",
+    "cancel_requests",
 )
+
+# How long EventSource waits before reconnecting to a resumable stream.
+_RECONNECT_MS = 1000
 
 # A JSON body holding the longest allowed message, escaped, fits in this many bytes per char.
 _BYTES_PER_CHAR = 12
-
-Outcome = Literal["completed", "failed", "cancelled"]
 
 
 class ServerSettings(BaseModel):
@@ -82,6 +96,11 @@ class ServerSettings(BaseModel):
     ``fail_after_tokens``, ``model``) build the server's ``MockLLM``; pass
     ``llm`` to use a model of your own instead (its counters feed ``/stats``).
     ``agent`` is called as ``agent(message, llm=..., k=..., run_id=...)``.
+
+    Resuming (``resumable=True``): a run outlives its connection for
+    ``resume_grace_seconds``; a client that reconnects with ``Last-Event-ID``
+    gets the missed events (the last ``replay_events`` are kept, for
+    ``replay_seconds`` after the run ends) and then the rest live.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -98,6 +117,12 @@ class ServerSettings(BaseModel):
     keepalive_seconds: float = Field(default=15.0, gt=0, allow_inf_nan=False)
     max_message_chars: int = Field(default=MAX_QUESTION_CHARS, ge=1)
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    # Off: a client that disconnects stops its run at once (nobody pays for an unread answer).
+    # On: the run waits ``resume_grace_seconds`` for a reconnection with Last-Event-ID.
+    resumable: bool = False
+    resume_grace_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    replay_events: int = Field(default=10_000, ge=1)
+    replay_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
 
     @field_validator("cors_origins")
     @classmethod
@@ -126,28 +151,26 @@ class ServerSettings(BaseModel):
         )
 
 
-class WireEncoder(Protocol):
-    """Turns one run's lab events into the bytes of a wire format (a "dialect").
-
-    The server calls ``encode`` once per event, in order, and every run it
-    encodes ends with exactly one ``done`` or ``error`` event: a crashing agent,
-    a server shutdown or a cancel each become an ``error`` event first.
-    """
-
-    media_type: str
-    headers: Mapping[str, str]
-
-    def encode(self, event: Event) -> bytes: ...
-
-
 class LabEncoder:
-    """The lab's own dialect: one SSE block per event, ``id: <run_id>:<seq>``."""
+    """The lab's own dialect: one SSE block per event, ``id: <run_id>:<seq>``.
+
+    With ``retry_ms`` the first block also sets the reconnection delay that
+    ``EventSource`` waits before it reconnects (browsers default to seconds).
+    """
 
     media_type = MEDIA_TYPE
     headers: Mapping[str, str] = {}
 
+    def __init__(self, retry_ms: int | None = None) -> None:
+        self._retry_ms = retry_ms
+
     def encode(self, event: Event) -> bytes:
-        return encode_event(event)
+        if self._retry_ms is None:
+            return encode_event(event)
+        retry, self._retry_ms = self._retry_ms, None
+        return format_sse_event(
+            data_str=event.to_json(), event=event.type, id=event_id(event), retry=retry
+        )
 
 
 DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
@@ -155,173 +178,90 @@ DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
 
 
 class _Lab:
-    """What one app instance shares between requests: settings, model, counters."""
+    """What one app instance shares between requests: settings, model, runs and counters."""
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.llm = settings.build_llm()
-        self.active_streams = 0
-        self.runs_started = 0
-        self.runs_completed = 0
-        self.runs_cancelled = 0
-        self.runs_failed = 0
-        self._closing: asyncio.Event | None = None
-        self._closing_loop: asyncio.AbstractEventLoop | None = None
+        self.runs = RunRegistry(
+            grace=settings.resume_grace_seconds,
+            replay_events=settings.replay_events,
+            replay_seconds=settings.replay_seconds,
+        )
 
     def stats(self) -> dict[str, int | float]:
+        counters = self.runs.counters
         return {
-            "active_streams": self.active_streams,
-            "runs_started": self.runs_started,
-            "runs_completed": self.runs_completed,
-            "runs_cancelled": self.runs_cancelled,
-            "runs_failed": self.runs_failed,
+            "active_streams": counters.active_streams,
+            "runs_started": counters.runs_started,
+            "runs_completed": counters.runs_completed,
+            "runs_cancelled": counters.runs_cancelled,
+            "runs_failed": counters.runs_failed,
             "tokens_generated": self.llm.tokens_generated,
             "cost_usd": round(self.llm.cost_usd, 8),
+            "streams_dropped": counters.streams_dropped,
+            "runs_parked": counters.runs_parked,
+            "runs_resumed": counters.runs_resumed,
+            "runs_expired": counters.runs_expired,
+            "cancel_requests": counters.cancel_requests,
         }
 
-    def run_started(self) -> None:
-        self.runs_started += 1
-        self.active_streams += 1
-
-    def run_ended(self, outcome: Outcome) -> None:
-        self.active_streams -= 1
-        if outcome == "completed":
-            self.runs_completed += 1
-        elif outcome == "failed":
-            self.runs_failed += 1
-        else:
-            self.runs_cancelled += 1
-
-    def closing(self) -> asyncio.Event:
-        # An asyncio.Event belongs to one loop; a restarted server runs on a new one.
-        loop = asyncio.get_running_loop()
-        if self._closing is None or self._closing_loop is not loop:
-            self._closing, self._closing_loop = asyncio.Event(), loop
-        return self._closing
-
     def close_streams(self) -> None:
-        """End every open stream with an ``error`` event; call on the server's loop."""
-        if self._closing is not None:
-            self._closing.set()
+        """End every run with an ``error`` event (``server_shutdown``); call on the server's loop."""
+        for run in self.runs.running():
+            self.runs.spawn(run.cancel("server_shutdown", "the server is shutting down"))
 
 
-class _EventStream(StreamingResponse):
-    """One run sent as SSE: events, keep-alives while silent, and an end however it ends.
+class _RunStream(Response):
+    """One connection reading one run as a stream, from ``cursor`` on.
 
-    Bytes go out through Starlette's plain ``StreamingResponse`` path (one send per
-    event). Three helpers run beside it for the life of the stream: one sends a
-    keep-alive after ``keepalive_seconds`` of silence, one cancels everything when
-    the client disconnects, one ends the stream when the server shuts down.
+    The run itself (the agent, its buffer) lives in ``labsupport.runs``; this
+    response only writes it out, sends keep-alives while the run is silent, and
+    tells the run when its client goes away.
     """
 
-    media_type = MEDIA_TYPE
-
-    def __init__(
-        self,
-        lab: _Lab,
-        run_id: str,
-        events: AsyncIterator[Event],
-        encoder: WireEncoder | None = None,
-    ) -> None:
+    def __init__(self, lab: _Lab, run: Run, cursor: int, *, resumed: bool = False) -> None:
         self._lab = lab
-        self._run_id = run_id
-        self._events = events
-        self._encoder = encoder or LabEncoder()
-        self._next_seq = 0
-        self._outcome: Outcome | None = None
-        self._body = self._encode()
-        headers = {**STREAM_HEADERS, **self._encoder.headers}
-        super().__init__(self._body, headers=headers, media_type=self._encoder.media_type)
-
-    def _error(self, code: str, message: str) -> bytes:
-        event = ErrorEvent(run_id=self._run_id, seq=self._next_seq, code=code, message=message)
-        self._next_seq += 1
-        return self._encoder.encode(event)
-
-    async def _encode(self) -> AsyncGenerator[bytes, None]:
-        try:
-            async for event in self._events:
-                self._next_seq = event.seq + 1
-                if event.type == "done":
-                    self._outcome = "completed"
-                elif event.type == "error":
-                    self._outcome = "failed"
-                yield self._encoder.encode(event)
-                if self._outcome is not None:
-                    return  # nothing follows a terminal event
-        except Exception as exc:  # a bug in the agent must still end the run with one event
-            self._outcome = "failed"
-            yield self._error("internal_error", f"{type(exc).__name__}: {exc}")
-            return
-        self._outcome = "failed"
-        yield self._error("internal_error", "the agent stopped without a done or error event")
+        self._run = run
+        self._cursor = cursor
+        self._resumed = resumed
+        self.status_code = 200
+        self.media_type = run.encoder.media_type
+        self.background = None
+        self.init_headers({**STREAM_HEADERS, **run.encoder.headers, "X-Run-ID": run.run_id})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lab = self._lab
-        loop = asyncio.get_running_loop()
-        interval = lab.settings.keepalive_seconds
-        closing = lab.closing()
-        lock = asyncio.Lock()
-        last_sent = loop.time()
-        complete = False
-        shutting_down = False
+        lab, run = self._lab, self._run
+        counters = lab.runs.counters
+        reader = run.attach(self._cursor)
+        if self._resumed:
+            counters.runs_resumed += 1
+        counters.active_streams += 1
+        finished = False
 
-        async def send_message(message: Message) -> None:
-            nonlocal last_sent, complete
-            async with lock:
-                if complete:
-                    return
-                await send(message)
-                if message["type"] == "http.response.body" and not message.get("more_body"):
-                    complete = True
-            last_sent = loop.time()
-
-        async def keep_alive() -> None:
-            while True:
-                await asyncio.sleep(max(0.0, last_sent + interval - loop.time()))
-                if loop.time() - last_sent >= interval:
-                    await send_message(
-                        {"type": "http.response.body", "body": KEEPALIVE, "more_body": True}
-                    )
-
-        async def watch_disconnect(scope: anyio.CancelScope) -> None:
+        async def watch_disconnect() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            scope.cancel()
+            reader.gone = True
+            reader.notify()
 
-        async def watch_shutdown(scope: anyio.CancelScope) -> None:
-            nonlocal shutting_down
-            await closing.wait()
-            shutting_down = True
-            scope.cancel()
+        async def write(body: bytes) -> None:
+            try:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            except OSError:  # the client is gone; uvicorn raises on some paths
+                reader.gone = True
 
-        lab.run_started()
+        watcher = asyncio.get_running_loop().create_task(watch_disconnect())
         try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(keep_alive)
-                tasks.start_soon(watch_disconnect, tasks.cancel_scope)
-                tasks.start_soon(watch_shutdown, tasks.cancel_scope)
-                await self.stream_response(send_message)
-                tasks.cancel_scope.cancel()
-            if shutting_down and not complete:
-                await self._close_body()
-                if self._outcome is None:
-                    chunk = self._error("server_shutdown", "the server is shutting down")
-                    await send_message(
-                        {"type": "http.response.body", "body": chunk, "more_body": True}
-                    )
-                await send_message({"type": "http.response.body", "body": b"", "more_body": False})
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            finished = await run.pump(reader, write, KEEPALIVE, lab.settings.keepalive_seconds)
+            if not reader.gone:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            # Cancelled or not, close the agent now (its model stops billing) and count the run.
-            with anyio.CancelScope(shield=True):
-                await self._close_body()
-            lab.run_ended(self._outcome or "cancelled")
-
-    async def _close_body(self) -> None:
-        await self._body.aclose()
-        aclose = getattr(self._events, "aclose", None)
-        if aclose is not None:
-            await aclose()
+            watcher.cancel()
+            counters.active_streams -= 1
+            # Shielded: a cancelled request still closes the agent or parks the run.
+            await asyncio.shield(run.detach(reader, finished=finished))
 
 
 def _problem(status: int, detail: str) -> JSONResponse:
@@ -399,7 +339,48 @@ def _start(lab: _Lab, message: str, encoder: WireEncoder | None = None) -> Respo
         events = lab.settings.agent(message, llm=lab.llm, k=lab.settings.k, run_id=run_id)
     except (TypeError, ValueError) as exc:  # the agent refused the request before any event
         return _problem(422, str(exc))
-    return _EventStream(lab, run_id, events, encoder)
+    # Only the lab's own dialect carries event ids, so only it can be resumed.
+    resumable = lab.settings.resumable and encoder is None
+    if encoder is None:
+        encoder = LabEncoder(retry_ms=_RECONNECT_MS if resumable else None)
+    run = lab.runs.new_run(run_id, message, events, encoder, resumable=resumable)
+    return _RunStream(lab, run, 0)
+
+
+def _resume(lab: _Lab, message: str, last_event_id: str) -> Response:
+    """Continue the run that ``Last-Event-ID`` names, right after that event."""
+    try:
+        run_id, seq = parse_last_event_id(last_event_id)
+        if not lab.settings.resumable:
+            raise ResumeError(
+                409,
+                "this server does not resume runs (start it with ServerSettings(resumable=True)); "
+                "a dropped connection already stopped the run",
+            )
+        run = lab.runs.lookup(run_id)
+        if run.expired:
+            raise ResumeError(
+                410,
+                f"run {run_id} was cancelled: nobody reconnected within "
+                f"{lab.settings.resume_grace_seconds:g} s",
+            )
+        if not run.resumable:
+            raise ResumeError(409, f"run {run_id} cannot be resumed: it is not a lab stream")
+        if run.message != message:
+            raise ResumeError(
+                409, f"Last-Event-ID names run {run_id}, which answers a different message"
+            )
+        cursor = run.resume_cursor(seq)
+    except ResumeError as exc:
+        return _problem(exc.status, exc.detail)
+    return _RunStream(lab, run, cursor, resumed=True)
+
+
+def _stream(lab: _Lab, request: Request, message: str) -> Response:
+    last_event_id = request.headers.get("last-event-id")
+    if last_event_id is None:
+        return _start(lab, message)
+    return _resume(lab, message, last_event_id)
 
 
 def _dialect_endpoint(
@@ -466,6 +447,7 @@ def create_app(
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
+        expose_headers=["X-Run-ID"],
         allow_credentials=False,
     )
 
@@ -478,7 +460,7 @@ def create_app(
     async def chat_stream_post(request: Request) -> Response:
         """Answer ``message``, streaming the run's events as SSE."""
         message = await _read_json_message(request, settings.max_message_chars)
-        return message if isinstance(message, Response) else _start(lab, message)
+        return message if isinstance(message, Response) else _stream(lab, request, message)
 
     @app.get("/chat/stream", responses=_STREAM_RESPONSES, response_class=Response)
     async def chat_stream_get(request: Request) -> Response:
@@ -488,7 +470,19 @@ def create_app(
             "query parameter 'message'",
             settings.max_message_chars,
         )
-        return message if isinstance(message, Response) else _start(lab, message)
+        return message if isinstance(message, Response) else _stream(lab, request, message)
+
+    @app.post("/runs/{run_id}/cancel")
+    async def cancel_run(run_id: str) -> JSONResponse:
+        """Stop a run now, whether a client is reading it or not; its stream ends with an error."""
+        lab.runs.counters.cancel_requests += 1
+        try:
+            run = lab.runs.lookup(run_id)
+        except ResumeError as exc:
+            return _problem(exc.status, exc.detail)
+        if not await asyncio.shield(run.cancel("cancelled", "the run was cancelled on request")):
+            return _problem(409, f"run {run_id} already ended: {run.outcome}")
+        return JSONResponse({"run_id": run_id, "outcome": run.outcome, "events": run.produced})
 
     @app.get("/stats")
     async def stats() -> dict[str, int | float]:

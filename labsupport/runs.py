@@ -1,0 +1,451 @@
+"""Runs that live on the server, apart from the connection that reads them.
+
+A ``Run`` pulls the agent's events in a task of its own and keeps them, encoded
+for the wire, in a buffer. A ``Reader`` (one HTTP response) writes the buffer
+to its client: everything that is waiting goes out in one write, so a burst of
+tokens costs one send rather than one per token, and nothing waits for a
+batch to fill. The run may get ahead of its reader by ``READ_AHEAD`` events at
+most, then waits: a slow client slows the run down instead of filling memory.
+
+What happens when the reader's connection goes away depends on the run:
+
+- not resumable (the default, lesson 5): the run is cancelled at once and the
+  model stops generating, so nobody pays for an answer nobody reads;
+- resumable: the run is *parked*. Its last events stay in the buffer, and a
+  reconnection that names the last event it got (``Last-Event-ID``) picks up
+  right after it: the missed events once, in order, then live. A parked run
+  nobody comes back for is cancelled when ``grace`` seconds run out.
+
+An explicit cancel stops the run at once in both modes; the stream then ends
+with an ``error`` event whose code is ``cancelled``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from .events import TERMINAL_TYPES, ErrorEvent, Event
+
+__all__ = [
+    "READ_AHEAD",
+    "Outcome",
+    "Reader",
+    "ResumeError",
+    "Run",
+    "RunCounters",
+    "RunRegistry",
+    "WireEncoder",
+    "parse_last_event_id",
+]
+
+Outcome = Literal["completed", "failed", "cancelled"]
+
+# How many encoded events a run may hold that its reader has not written yet.
+READ_AHEAD = 64
+
+# The buffer is trimmed in steps this large, so trimming stays cheap per event.
+_TRIM_STEP = 256
+
+_LAST_EVENT_ID = re.compile(r"(run_[0-9A-Za-z_-]{1,64}):(0|[1-9][0-9]{0,9})")
+
+
+class WireEncoder(Protocol):
+    """Turns one run's lab events into the bytes of a wire format (a "dialect").
+
+    ``encode`` is called once per event, in order, and every run ends with
+    exactly one ``done`` or ``error`` event: a crashing agent, a server shutdown
+    or a cancel each become an ``error`` event first.
+    """
+
+    media_type: str
+    headers: Mapping[str, str]
+
+    def encode(self, event: Event) -> bytes: ...
+
+
+class ResumeError(Exception):
+    """A ``Last-Event-ID`` that cannot be resumed; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def parse_last_event_id(value: str) -> tuple[str, int]:
+    """Split an SSE id such as ``run_3f9a1c0b7d2e:12`` into ``("run_3f9a1c0b7d2e", 12)``.
+
+    >>> parse_last_event_id("run_3f9a1c0b7d2e:12")
+    ('run_3f9a1c0b7d2e', 12)
+    """
+    match = _LAST_EVENT_ID.fullmatch(value.strip())
+    if match is None:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ResumeError(
+            400,
+            "Last-Event-ID must be a run id and a sequence number such as "
+            f"'run_3f9a1c0b7d2e:12', got {shown!r}",
+        )
+    return match.group(1), int(match.group(2))
+
+
+@dataclass
+class RunCounters:
+    """What ``/stats`` shows about runs and the connections that read them."""
+
+    active_streams: int = 0
+    runs_started: int = 0
+    runs_completed: int = 0
+    runs_cancelled: int = 0
+    runs_failed: int = 0
+    streams_dropped: int = 0
+    runs_parked: int = 0
+    runs_resumed: int = 0
+    runs_expired: int = 0
+    cancel_requests: int = 0
+
+
+@dataclass(eq=False)
+class Reader:
+    """One connection writing a run to its client, from ``cursor`` on."""
+
+    cursor: int
+    gone: bool = False
+    superseded: bool = False
+    wake: asyncio.Future[None] | None = field(default=None, repr=False)
+
+    def notify(self) -> None:
+        if self.wake is not None and not self.wake.done():
+            self.wake.set_result(None)
+
+
+Send = Callable[[bytes], Awaitable[None]]
+
+
+class Run:
+    """One answer in progress (or finished): the agent, its encoded events, its reader."""
+
+    def __init__(
+        self,
+        registry: RunRegistry,
+        run_id: str,
+        message: str,
+        events: AsyncIterator[Event],
+        encoder: WireEncoder,
+        *,
+        resumable: bool,
+    ) -> None:
+        self.run_id = run_id
+        self.message = message
+        self.encoder = encoder
+        self.resumable = resumable
+        self.outcome: Outcome | None = None
+        self.ended_at: float | None = None
+        self.expired = False  # cancelled because nobody came back in time
+        self._registry = registry
+        self._events = events
+        self._chunks: list[bytes] = []
+        self._base = 0  # the event index of _chunks[0]
+        self.produced = 0  # events encoded so far
+        self._next_seq = 0
+        self._sent = 0  # how far the current reader has written
+        self._producer: asyncio.Task[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+        self._reader: Reader | None = None
+        self._grace: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    # --- the producer side -------------------------------------------------------
+
+    @property
+    def oldest_kept(self) -> int:
+        """The index of the oldest event still in the buffer."""
+        return self._base
+
+    def _append(self, event: Event) -> None:
+        self._chunks.append(self.encoder.encode(event))
+        self._next_seq = event.seq + 1
+        self.produced += 1
+        if self._reader is not None:
+            self._reader.notify()
+
+    def _end(self, outcome: Outcome) -> None:
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        self.ended_at = asyncio.get_running_loop().time()
+        self._cancel_grace()
+        self._registry.run_ended(self, outcome)
+        if self._reader is not None:
+            self._reader.notify()
+
+    def _fail(self, code: str, message: str) -> None:
+        error = ErrorEvent(run_id=self.run_id, seq=self._next_seq, code=code, message=message)
+        try:
+            self._append(error)
+        finally:
+            self._end("failed")
+
+    async def _produce(self) -> None:
+        events = self._events
+        try:
+            async for event in events:
+                self._append(event)
+                if event.type in TERMINAL_TYPES:
+                    self._end("completed" if event.type == "done" else "failed")
+                    return
+                if self.produced - self._sent >= READ_AHEAD:
+                    await self._wait_for_room()
+            self._fail("internal_error", "the agent stopped without a done or error event")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in the agent or encoder must still end the run
+            if self.outcome is None:
+                self._fail("internal_error", f"{type(exc).__name__}: {exc}")
+        finally:
+            await self._close_agent()
+
+    async def _wait_for_room(self) -> None:
+        while self.produced - self._sent >= READ_AHEAD:
+            self._room = asyncio.get_running_loop().create_future()
+            await self._room
+
+    def _made_room(self) -> None:
+        room = self._room
+        if room is not None and not room.done() and self.produced - self._sent < READ_AHEAD:
+            room.set_result(None)
+
+    async def _close_agent(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        aclose = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            # Closing runs the agent's ``finally``: the model stops and bills no more.
+            await asyncio.shield(aclose())
+
+    def start(self) -> None:
+        if self._producer is None:
+            self._registry.run_started()
+            self._producer = asyncio.get_running_loop().create_task(
+                self._produce(), name=f"run {self.run_id}"
+            )
+
+    async def cancel(self, code: str, message: str) -> bool:
+        """Stop the run now and end its stream with an ``error`` event; False if it had ended."""
+        if self.outcome is not None:
+            return False
+        producer = self._producer
+        if producer is not None and not producer.done():
+            producer.cancel()
+            await asyncio.wait({producer})  # its ``finally`` closes the agent
+        await self._close_agent()
+        if self.outcome is not None:  # it finished while we waited for it to stop
+            return False
+        error = ErrorEvent(run_id=self.run_id, seq=self._next_seq, code=code, message=message)
+        self._append(error)
+        self._end("cancelled")
+        return True
+
+    # --- the reader side ---------------------------------------------------------
+
+    def attach(self, cursor: int) -> Reader:
+        """A new reader from event index ``cursor``; an older reader of this run steps aside."""
+        old = self._reader
+        if old is not None:
+            old.superseded = True
+            old.notify()
+        self._cancel_grace()
+        reader = Reader(cursor)
+        self._reader = reader
+        self._sent = cursor
+        self._made_room()
+        self.start()
+        return reader
+
+    async def detach(self, reader: Reader, *, finished: bool) -> None:
+        """The reader's response ended; ``finished`` says whether it wrote the whole run."""
+        if reader is not self._reader:
+            return  # superseded: the run belongs to another reader now
+        self._reader = None
+        if not finished:
+            self._registry.dropped(self)
+        if finished or self.outcome is not None:
+            self._registry.forget_if_done(self)
+            return
+        if self.resumable:
+            self._grace = asyncio.get_running_loop().call_later(self._registry.grace, self._expire)
+            self._registry.parked(self, True)
+        else:
+            await self.cancel("cancelled", "the client disconnected")
+
+    def _expire(self) -> None:
+        self._cancel_grace()
+        if self._reader is None and self.outcome is None:
+            self.expired = True
+            self._registry.expired(self)
+            self._registry.spawn(
+                self.cancel("resume_timeout", "nobody reconnected within the grace period")
+            )
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+            self._registry.parked(self, False)
+
+    async def pump(self, reader: Reader, send: Send, keepalive: bytes, interval: float) -> bool:
+        """Write the run to ``send`` from the reader's cursor; True when it wrote the end."""
+        loop = asyncio.get_running_loop()
+        while not (reader.gone or reader.superseded):
+            if reader.cursor < self.produced:
+                start = reader.cursor - self._base
+                body = b"".join(self._chunks[start:]) if start else b"".join(self._chunks)
+                reader.cursor = self.produced
+                self._sent = reader.cursor
+                self._made_room()
+                self._trim()
+                await send(body)
+                continue
+            if self.outcome is not None:
+                return True
+            wake = reader.wake = loop.create_future()
+            timer = loop.call_later(interval, _settle, wake)
+            try:
+                await wake
+            finally:
+                timer.cancel()
+                reader.wake = None
+            idle = reader.cursor == self.produced and self.outcome is None
+            if idle and not (reader.gone or reader.superseded):
+                await send(keepalive)
+        return False
+
+    def _trim(self) -> None:
+        keep = self._registry.replay_events if self.resumable else 0
+        cut = self._sent - keep - self._base
+        if cut >= _TRIM_STEP or (cut > 0 and self.outcome is not None):
+            del self._chunks[:cut]
+            self._base += cut
+
+    def resume_cursor(self, seq: int) -> int:
+        """The buffer index to resume from after the client saw event ``seq``."""
+        cursor = seq + 1
+        if cursor > self.produced:
+            raise ResumeError(
+                409,
+                f"run {self.run_id} has sent events up to seq {self.produced - 1} only; "
+                f"Last-Event-ID names seq {seq}",
+            )
+        if cursor < self._base:
+            raise ResumeError(
+                410,
+                f"run {self.run_id} no longer keeps the events after seq {seq}: the replay "
+                f"buffer holds the last {self._registry.replay_events} events",
+            )
+        return cursor
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class RunRegistry:
+    """The server's runs by id, their counters, and how long ended runs are kept."""
+
+    def __init__(self, *, grace: float, replay_events: int, replay_seconds: float) -> None:
+        self.grace = grace
+        self.replay_events = replay_events
+        self.replay_seconds = replay_seconds
+        self.counters = RunCounters()
+        self._runs: dict[str, Run] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def new_run(
+        self,
+        run_id: str,
+        message: str,
+        events: AsyncIterator[Event],
+        encoder: WireEncoder,
+        *,
+        resumable: bool,
+    ) -> Run:
+        self._purge()
+        run = Run(self, run_id, message, events, encoder, resumable=resumable)
+        self._runs[run_id] = run
+        return run
+
+    def get(self, run_id: str) -> Run | None:
+        self._purge()
+        return self._runs.get(run_id)
+
+    def lookup(self, run_id: str) -> Run:
+        """The run to resume or cancel, or a ``ResumeError`` (404) that says why not."""
+        run = self.get(run_id)
+        if run is None:
+            raise ResumeError(
+                404,
+                f"run {run_id} is unknown here: it never existed, or it ended more than "
+                f"{self.replay_seconds:g} s ago and was forgotten",
+            )
+        return run
+
+    def running(self) -> list[Run]:
+        return [run for run in self._runs.values() if run.outcome is None]
+
+    # --- bookkeeping the runs report -------------------------------------------
+
+    def run_started(self) -> None:
+        self.counters.runs_started += 1
+
+    def run_ended(self, run: Run, outcome: Outcome) -> None:
+        if outcome == "completed":
+            self.counters.runs_completed += 1
+        elif outcome == "failed":
+            self.counters.runs_failed += 1
+        else:
+            self.counters.runs_cancelled += 1
+        if run._reader is None:
+            self.forget_if_done(run)
+
+    def dropped(self, run: Run) -> None:
+        self.counters.streams_dropped += 1
+
+    def parked(self, run: Run, parked: bool) -> None:
+        self.counters.runs_parked += 1 if parked else -1
+
+    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run ``work`` as a task the registry holds on to until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def expired(self, run: Run) -> None:
+        self.counters.runs_expired += 1
+
+    def forget_if_done(self, run: Run) -> None:
+        """Drop an ended run now, unless it stays for a while to be resumed."""
+        if run.outcome is not None and not run.resumable:
+            self._runs.pop(run.run_id, None)
+
+    def _purge(self) -> None:
+        if not self._runs:
+            return
+        now = asyncio.get_running_loop().time()
+        stale = [
+            run_id
+            for run_id, run in self._runs.items()
+            if run.ended_at is not None
+            and run._reader is None
+            and now - run.ended_at > self.replay_seconds
+        ]
+        for run_id in stale:
+            del self._runs[run_id]

@@ -1,0 +1,269 @@
+"""Runs that outlive a connection: resume with Last-Event-ID, drop versus cancel, clear 4xx.
+
+Every test runs a real uvicorn on loopback. A "drop" is a reader closed without
+asking for a cancel (``cancel_on_close=False``) or a connection cut by a relay
+in the middle; "cancel" is ``POST /runs/{id}/cancel``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from labsupport.client import StreamError, cancel_run, stream_events
+from labsupport.events import Event
+from labsupport.server import ServerSettings, create_app
+from labsupport.sse import event_id
+from tests.support.relay import relay_to
+from tests.support.uvicorn_thread import serve_in_thread
+
+QUESTION = "Who runs billing?"
+EVENTS_IN_ANSWER = 40  # what the mock agent emits for QUESTION
+
+
+def serve(**settings: Any) -> Any:
+    defaults: dict[str, Any] = {"ttft": 0, "tool_delay": 0, "tokens_per_second": 200.0}
+    return serve_in_thread(create_app(ServerSettings(**{**defaults, **settings})))
+
+
+@pytest.fixture(scope="module")
+def resumable() -> Iterator[str]:
+    with serve(resumable=True, resume_grace_seconds=5.0) as url:
+        yield url
+
+
+def stats(url: str) -> dict[str, Any]:
+    result: dict[str, Any] = httpx.get(f"{url}/stats").json()
+    return result
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def comparable(events: list[Event]) -> list[dict[str, Any]]:
+    """Events without their run and call ids, to compare runs of the same deterministic answer."""
+    return [event.model_dump(exclude={"run_id", "call_id"}) for event in events]
+
+
+def read_then_drop(url: str, count: int, method: Any = "POST") -> list[Event]:
+    """Read ``count`` events, then close the connection without cancelling the run."""
+    received: list[Event] = []
+    stream = stream_events(url, QUESTION, method=method, cancel_on_close=False)
+    for event in stream:
+        received.append(event)
+        if len(received) == count:
+            break
+    stream.close()
+    return received
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+@pytest.mark.parametrize("dropped_after", [1, 8, 20, EVENTS_IN_ANSWER - 1])
+def test_resume_replays_the_missed_events_once_in_order_then_continues(
+    resumable: str, method: Any, dropped_after: int
+) -> None:
+    uninterrupted = list(stream_events(resumable, QUESTION, method=method))
+    assert len(uninterrupted) == EVENTS_IN_ANSWER
+    before = stats(resumable)
+
+    first = read_then_drop(resumable, dropped_after, method)
+    rest = list(
+        stream_events(resumable, QUESTION, method=method, last_event_id=event_id(first[-1]))
+    )
+
+    whole = first + rest
+    assert comparable(whole) == comparable(uninterrupted)
+    assert [e.seq for e in whole] == list(range(EVENTS_IN_ANSWER))
+    assert {e.run_id for e in whole} == {first[0].run_id}  # the same run, not a new one
+    after = stats(resumable)
+    assert after["runs_started"] == before["runs_started"] + 1
+    assert after["runs_resumed"] == before["runs_resumed"] + 1
+    assert after["runs_completed"] == before["runs_completed"] + 1
+    if dropped_after < EVENTS_IN_ANSWER - 1:
+        # (Just before the end, the server may have written the last event already.)
+        assert after["streams_dropped"] == before["streams_dropped"] + 1
+
+
+def test_a_run_that_ends_while_parked_is_still_replayed_to_the_end(resumable: str) -> None:
+    first = read_then_drop(resumable, 3)
+    run_id = first[0].run_id
+    before = stats(resumable)["runs_completed"]
+    # The answer is short: the run finishes on its own while nobody reads it.
+    wait_for(lambda: stats(resumable)["runs_completed"] == before + 1)
+    rest = list(stream_events(resumable, QUESTION, last_event_id=f"{run_id}:2"))
+    assert [e.seq for e in first + rest] == list(range(EVENTS_IN_ANSWER))
+    assert rest[-1].type == "done"
+
+
+def test_client_reconnects_through_a_cut_connection_and_sees_every_event_once(
+    resumable: str,
+) -> None:
+    uninterrupted = list(stream_events(resumable, QUESTION))
+    before = stats(resumable)
+    with relay_to(resumable) as relay:
+        received: list[Event] = []
+        for event in stream_events(relay.url, QUESTION, reconnects=2):
+            received.append(event)
+            if len(received) == 10:
+                assert relay.cut() > 0
+        assert relay.connections == 2
+    assert comparable(received) == comparable(uninterrupted)
+    assert stats(resumable)["runs_resumed"] == before["runs_resumed"] + 1
+
+
+def test_a_new_reader_takes_over_from_an_old_one_that_never_noticed_the_drop(
+    resumable: str,
+) -> None:
+    old = stream_events(resumable, QUESTION, cancel_on_close=False)
+    seen = [next(old) for _ in range(5)]
+    new = list(stream_events(resumable, QUESTION, last_event_id=event_id(seen[-1])))
+    assert [e.seq for e in seen + new] == list(range(EVENTS_IN_ANSWER))
+    # The old response was ended by the server when the new reader attached.
+    with pytest.raises(StreamError):
+        for _ in old:
+            pass
+
+
+def test_explicit_cancel_stops_the_spend_at_once_and_ends_the_stream() -> None:
+    with serve(resumable=True, tokens_per_second=20.0) as url:
+        stream = stream_events(url, QUESTION)
+        received = [next(stream) for _ in range(10)]  # a few tokens in
+        result = cancel_run(url, received[0].run_id)
+        assert result["run_id"] == received[0].run_id
+        assert result["outcome"] == "cancelled"
+        received += list(stream)
+        tokens = stats(url)["tokens_generated"]
+        time.sleep(0.3)  # six tokens' time at 20 tokens/s
+        after = stats(url)
+    last = received[-1]
+    assert last.type == "error" and last.code == "cancelled"
+    assert after["tokens_generated"] == tokens
+    assert after["runs_cancelled"] == 1
+    assert after["cancel_requests"] == 1
+    assert after["active_streams"] == after["runs_parked"] == 0
+
+
+def test_a_dropped_run_waits_out_the_grace_period_then_is_cancelled() -> None:
+    with serve(resumable=True, tokens_per_second=20.0, resume_grace_seconds=0.4) as url:
+        first = read_then_drop(url, 10)
+        wait_for(lambda: stats(url)["runs_parked"] == 1, timeout=2.0)
+        assert stats(url)["runs_cancelled"] == 0
+        wait_for(lambda: stats(url)["runs_expired"] == 1, timeout=3.0)
+        tokens = stats(url)["tokens_generated"]
+        time.sleep(0.3)
+        after = stats(url)
+        assert after["tokens_generated"] == tokens  # the spend stopped with the run
+        assert after["runs_parked"] == 0 and after["runs_cancelled"] == 1
+        response = resume_request(url, event_id(first[-1]))
+    assert response.status_code == 410
+    assert "nobody reconnected within 0.4 s" in response.json()["detail"]
+
+
+def test_without_resume_a_drop_cancels_at_once_and_a_resume_is_refused() -> None:
+    with serve(tokens_per_second=20.0) as url:
+        first = read_then_drop(url, 10)
+        wait_for(lambda: stats(url)["runs_cancelled"] == 1, timeout=2.0)
+        after = stats(url)
+        assert after["streams_dropped"] == 1 and after["runs_parked"] == 0
+        response = resume_request(url, event_id(first[-1]))
+    assert response.status_code == 409
+    assert "resumable=True" in response.json()["detail"]
+
+
+def test_dialect_streams_are_never_parked_even_on_a_resumable_server(resumable: str) -> None:
+    before = stats(resumable)
+    body = {"id": "chat1", "trigger": "submit-message", "messages": [user_message(QUESTION)]}
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream("POST", f"{resumable}/api/chat", json=body) as r,
+    ):
+        assert r.status_code == 200
+        next(r.iter_bytes())
+    wait_for(lambda: stats(resumable)["runs_cancelled"] >= before["runs_cancelled"] + 1)
+    assert stats(resumable)["runs_parked"] == before["runs_parked"]
+
+
+def user_message(text: str) -> dict[str, Any]:
+    return {"id": "m1", "role": "user", "parts": [{"type": "text", "text": text}]}
+
+
+def resume_request(url: str, last_event_id: str, message: str = QUESTION) -> httpx.Response:
+    return httpx.post(
+        f"{url}/chat/stream",
+        json={"message": message},
+        headers={"Last-Event-ID": last_event_id, "Accept": "text/event-stream"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("last_event_id", "status", "detail"),
+    [
+        ("not-an-id", 400, "Last-Event-ID must be a run id and a sequence number"),
+        ("run_0123456789ab:x", 400, "Last-Event-ID must be a run id and a sequence number"),
+        ("run_0123456789ab:3", 404, "run run_0123456789ab is unknown here"),
+    ],
+)
+def test_a_bad_or_unknown_last_event_id_gets_a_clear_4xx(
+    resumable: str, last_event_id: str, status: int, detail: str
+) -> None:
+    response = resume_request(resumable, last_event_id)
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+
+
+def test_resuming_past_what_was_sent_or_for_another_message_is_refused(resumable: str) -> None:
+    first = read_then_drop(resumable, 3)
+    run_id = first[0].run_id
+    too_far = resume_request(resumable, f"{run_id}:{EVENTS_IN_ANSWER + 5}")
+    assert too_far.status_code == 409
+    assert f"Last-Event-ID names seq {EVENTS_IN_ANSWER + 5}" in too_far.json()["detail"]
+    other = resume_request(resumable, f"{run_id}:2", message="Who runs security?")
+    assert other.status_code == 409
+    assert "answers a different message" in other.json()["detail"]
+
+
+def test_events_that_fell_out_of_the_replay_buffer_are_gone() -> None:
+    with serve(resumable=True, replay_events=3, tokens_per_second=None) as url:
+        events = read_then_drop(url, EVENTS_IN_ANSWER)  # the whole run, then "drop"
+        response = resume_request(url, event_id(events[1]))
+        assert response.status_code == 410
+        assert "holds the last 3 events" in response.json()["detail"]
+        tail = list(stream_events(url, QUESTION, last_event_id=event_id(events[-3])))
+    assert tail == events[-2:]
+
+
+def test_cancel_of_an_unknown_or_finished_run_is_refused(resumable: str) -> None:
+    with pytest.raises(StreamError) as unknown:
+        cancel_run(resumable, "run_0123456789ab")
+    assert unknown.value.status_code == 404
+    run_id = list(stream_events(resumable, QUESTION))[-1].run_id
+    with pytest.raises(StreamError) as finished:
+        cancel_run(resumable, run_id)
+    assert finished.value.status_code == 409
+    assert "already ended: completed" in finished.value.detail
+
+
+def test_closing_the_client_early_cancels_the_run_even_when_resumable(resumable: str) -> None:
+    before = stats(resumable)
+    stream = stream_events(resumable, QUESTION)
+    next(stream)
+    stream.close()
+    after = stats(resumable)
+    assert after["cancel_requests"] == before["cancel_requests"] + 1
+    assert after["runs_cancelled"] == before["runs_cancelled"] + 1
+
+
+def test_resume_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="resume_grace_seconds"):
+        ServerSettings(resume_grace_seconds=0)
+    with pytest.raises(ValueError, match="replay_events"):
+        ServerSettings(replay_events=0)
