@@ -172,8 +172,10 @@ def stream_events(
                         if ended:
                             return
             except httpx.TransportError as exc:
-                if attempt == reconnects or last_id is None:
-                    raise StreamError(f"the connection broke off: {exc}") from exc
+                if last_id is None:
+                    raise  # never connected, or nothing arrived: nothing to resume from
+                if attempt == reconnects:
+                    raise StreamError(f"the connection broke off after {last_id}: {exc}") from exc
                 continue
             if attempt == reconnects or last_id is None:
                 raise _truncated()
@@ -226,8 +228,10 @@ async def astream_events(
                     finally:
                         await blocks.aclose()
             except httpx.TransportError as exc:
-                if attempt == reconnects or last_id is None:
-                    raise StreamError(f"the connection broke off: {exc}") from exc
+                if last_id is None:
+                    raise  # never connected, or nothing arrived: nothing to resume from
+                if attempt == reconnects:
+                    raise StreamError(f"the connection broke off after {last_id}: {exc}") from exc
                 continue
             if attempt == reconnects or last_id is None:
                 raise _truncated()

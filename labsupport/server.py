@@ -507,26 +507,22 @@ def create_app(
 
 def _add_dialects(app: FastAPI, lab: _Lab) -> None:
     """The same runs in standard shapes, so stock AG-UI and AI SDK clients connect."""
-    import importlib
+    from . import agui, vercel  # the protocol libraries load only with the app
 
-    dialects = (
-        ("/ag-ui", "agui", "AG-UI RunAgentInput", "AG-UI events (RunAgentInput in, SSE out)"),
-        ("/api/chat", "vercel", "AI SDK chat", "an AI SDK UI message stream (useChat's default)"),
+    app.add_api_route(
+        "/ag-ui",
+        _dialect_endpoint(lab, agui.parse_request, "AG-UI RunAgentInput"),
+        methods=["POST"],
+        response_class=Response,
+        summary="Run the agent, streaming AG-UI events (RunAgentInput in, SSE out)",
     )
-    for path, module_name, name, shape in dialects:
-        try:
-            module = importlib.import_module(f".{module_name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{module_name}":
-                raise
-            continue
-        app.add_api_route(
-            path,
-            _dialect_endpoint(lab, module.parse_request, name),
-            methods=["POST"],
-            response_class=Response,
-            summary=f"Run the agent, streaming {shape}",
-        )
+    app.add_api_route(
+        "/api/chat",
+        _dialect_endpoint(lab, vercel.parse_request, "AI SDK chat"),
+        methods=["POST"],
+        response_class=Response,
+        summary="Run the agent, streaming an AI SDK UI message stream (useChat's default endpoint)",
+    )
 
 
 def stream_closer(app: object) -> Callable[[], None] | None:

@@ -27,17 +27,6 @@ def server() -> Iterator[ServerHandle]:
         yield handle
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
 def state(page: Any) -> str:
     result: str = page.evaluate("document.body.dataset.state")
     return result
