@@ -7,6 +7,7 @@ in the middle; "cancel" is ``POST /runs/{id}/cancel``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from labsupport.client import StreamError, cancel_run, stream_events
+from labsupport.client import StreamError, astream_events, cancel_run, stream_events
 from labsupport.events import Event
 from labsupport.server import ServerSettings, create_app
 from labsupport.sse import event_id
+from labsupport.view import LiveView
 from tests.support.relay import relay_to
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -267,3 +269,22 @@ def test_resume_settings_are_validated() -> None:
         ServerSettings(resume_grace_seconds=0)
     with pytest.raises(ValueError, match="replay_events"):
         ServerSettings(replay_events=0)
+
+
+async def test_widget_stop_over_the_server_cancels_the_run_on_a_resumable_server() -> None:
+    with serve(resumable=True, tokens_per_second=20.0) as url:
+        view = LiveView(title=QUESTION).start(astream_events(url, QUESTION))
+        deadline = time.monotonic() + 5
+        while len(view.state.answer) < 10:
+            assert time.monotonic() < deadline, "no tokens arrived"
+            await asyncio.sleep(0.02)
+        view.stop()
+        await view.wait()
+        await asyncio.sleep(0.1)  # the cancel request is sent as the stream closes
+        after = stats(url)
+        assert after["cancel_requests"] == 1
+        assert after["runs_cancelled"] == 1
+        assert after["runs_parked"] == 0
+        tokens = after["tokens_generated"]
+        await asyncio.sleep(0.3)
+        assert stats(url)["tokens_generated"] == tokens
