@@ -18,12 +18,15 @@ Three design decisions make it behave in a real notebook:
   cell returns at once, so the kernel is free to handle the Stop click, on any
   ipykernel. A sync stream (``chat_stream``) is pulled in a worker thread, so
   its ``time.sleep`` never freezes the loop.
-* Redraws are **coalesced** to at most ``max_updates_per_second`` (30): each
-  redraw sends a few comm messages, and jupyter_server drops a kernel's output
-  above 1000 messages per second. The last redraw always shows the exact state.
-* ``stop()`` (the button calls it) freezes the card at once and cancels the
-  task; cancellation closes the stream, so the model stops generating and
-  billing (see ``MockLLM.tokens_generated``).
+* Redraws are **coalesced** to at most ``max_updates_per_second`` (30) in any
+  one-second window, the first frame at ``start`` and the final one included:
+  each redraw sends a few comm messages, and jupyter_server drops a kernel's
+  output above 1000 messages per second. The last redraw always shows the exact
+  state, and ``await view`` returns once it is drawn.
+* ``stop()`` (the button calls it) freezes the card at once (drawn at once, or
+  one frame later if the last second already held 30) and cancels the task;
+  cancellation closes the stream, so the model stops generating and billing
+  (see ``MockLLM.tokens_generated``).
 
 The background task never prints, and the view's text form depends only on the
 state, so notebooks that use it stay reproducible under nbval.
@@ -37,6 +40,7 @@ from collections.abc import AsyncIterable, Generator, Iterable
 from typing import Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from . import _viewhtml as markup
 from ._coalesce import Coalescer
@@ -68,6 +72,9 @@ _EVENT_CLASSES = (
     DoneEvent,
     ErrorEvent,
 )
+# isinstance() on a pydantic model class costs about a microsecond; a set lookup on the exact type
+# is what 10,000 tokens a second can afford (subclasses still pass, the slow way).
+_EVENT_TYPES = frozenset(_EVENT_CLASSES)
 
 # While nothing arrives (time to first token, a slow tool) the elapsed time still ticks.
 _TICK_SECONDS = 0.1
@@ -105,6 +112,7 @@ class LiveView:
         self._ended_at: float | None = None
         self._stream: object = None
         self._began = False
+        self._drawn_end = False
         self._build()
 
     # -- public API ---------------------------------------------------------------
@@ -139,7 +147,9 @@ class LiveView:
         self._task = loop.create_task(self._consume(stream), name="labsupport-live-view")
         self._task.add_done_callback(self._on_done)
         self._tick = loop.call_later(_TICK_SECONDS, self._on_tick)
-        self._redraw()
+        # The first frame (status and skeleton) is drawn at once, through the coalescer,
+        # so it counts: the first event waits for the next slot.
+        self._coalescer.poke()
         return self
 
     def stop(self) -> None:
@@ -170,6 +180,8 @@ class LiveView:
             raise RuntimeError("nothing to wait for: call start(stream) first")
         # asyncio.wait never raises the task's cancellation into the waiting cell.
         await asyncio.wait({self._task})
+        if self._coalescer is not None:
+            await self._coalescer.settled()  # the final frame, if a full window delayed it
         return self.state
 
     def __await__(self) -> Generator[Any, None, RunState]:
@@ -244,44 +256,54 @@ class LiveView:
     # -- the widgets ----------------------------------------------------------------
 
     def _build(self) -> None:
-        self._title = widgets.HTML(markup.title_html(self.title))
-        self._status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
+        # Every widget is created with its first frame's values and classes, and the plain
+        # ones share one layout and one style: in a kernel each value set after creation
+        # and each layout or style object is one more comm message.
+        state = self.state
+        layout, style = widgets.Layout(), HTMLStyle()
+
+        def html(value: str, name: str | None = None, **options: Any) -> widgets.HTML:
+            classes = (f"lsv-{name}-box",) if name else ()
+            options.setdefault("layout", layout)
+            return widgets.HTML(value, style=style, _dom_classes=classes, **options)
+
+        # The card's stylesheet travels with the title, which never changes.
+        self._title = html(markup.CSS + markup.title_html(self.title))
+        self._status = html(
+            markup.status_html(state, 0.0), "status", layout=widgets.Layout(flex="1 1 auto")
+        )
         self._stop_button = widgets.Button(
             description="Stop",
             icon="stop",
             button_style="danger",
             tooltip="Stop the run: the stream is closed, no further tokens are generated or billed",
             layout=widgets.Layout(width="auto", flex="0 0 auto"),
+            _dom_classes=("lsv-stop",),
         )
-        self._stop_button.add_class("lsv-stop")
         self._stop_button.on_click(lambda _button: self.stop())
         header = widgets.HBox(
             [self._status, self._stop_button],
             layout=widgets.Layout(align_items="center", justify_content="space-between"),
         )
-        self._steps = widgets.HTML()
-        self._thinking = widgets.Accordion(children=[self._steps], selected_index=0)
-        self._thinking.add_class("lsv-thinking")
-        self._answer = widgets.HTML()
-        self._error = widgets.HTML()
-        self._sources = widgets.HTML()
-        self._footer = widgets.HTML()
-        for name, widget in (
-            ("status", self._status),
-            ("answer", self._answer),
-            ("error", self._error),
-            ("sources", self._sources),
-            ("footer", self._footer),
-        ):
-            widget.add_class(f"lsv-{name}-box")
-        children: list[widgets.Widget] = [widgets.HTML(markup.CSS)]
-        if self.title:
-            children.append(self._title)
-        children += [header, self._thinking, self._answer, self._error, self._sources, self._footer]
-        self.widget = widgets.VBox(children)
+        self._steps = html(markup.steps_html(state.steps))
+        self._thinking = widgets.Accordion(
+            children=[self._steps],
+            titles=(markup.steps_title(state, 0.0),),
+            selected_index=0,
+            layout=layout,
+            _dom_classes=("lsv-thinking",),
+        )
+        self._answer = html(markup.answer_html(state), "answer")
+        self._error = html(markup.error_html(state), "error")
+        self._sources = html(markup.sources_html(state), "sources")
+        self._footer = html(markup.footer_html(state, 0), "footer")
+        boxes = [self._answer, self._error, self._sources, self._footer]
+        self.widget = widgets.VBox(
+            [self._title, header, self._thinking, *boxes],
+            layout=layout,
+            _dom_classes=("lsv-card",),
+        )
         """The card itself, an ``ipywidgets.VBox``; display the view or this."""
-        self.widget.add_class("lsv-card")
-        self._redraw()
 
     def _redraw(self) -> None:
         """Bring every widget up to date with the state (unchanged values send nothing)."""
@@ -294,6 +316,7 @@ class LiveView:
         self._sources.value = markup.sources_html(state)
         self._footer.value = markup.footer_html(state, self.redraws)
         if state.ended:
+            self._drawn_end = True
             with self._stop_button.hold_sync():
                 self._stop_button.disabled = True
                 self._stop_button.button_style = ""
@@ -301,12 +324,15 @@ class LiveView:
                 self._thinking.selected_index = None
 
     def _final_redraw(self) -> None:
+        """Draw the ended state now (or at the first moment the window allows), once."""
         if self._tick is not None:
             self._tick.cancel()
             self._tick = None
-        if self._coalescer is not None:
-            self._coalescer.poke()
-            self._coalescer.flush()
+        coalescer = self._coalescer
+        if coalescer is None or (self._drawn_end and not coalescer.pending):
+            return
+        coalescer.poke()
+        coalescer.flush()
 
     def _on_tick(self) -> None:
         self._tick = None
@@ -320,10 +346,16 @@ class LiveView:
     async def _consume(self, stream: Iterable[Event] | AsyncIterable[Event]) -> None:
         self._began = True
         events = stream if isinstance(stream, AsyncIterable) else iterate_in_thread(stream)
+        assert self._coalescer is not None
+        # Bound once: a flood passes here 10,000 times a second and more.
+        record, apply, poke = self.events.append, self.state.apply, self._coalescer.poke
         try:
             async for event in events:
-                self._receive(event)
-                if self.state.ended:
+                if type(event) is TokenEvent:  # the flood's path: a token never ends the run
+                    record(event)
+                    apply(event)
+                    poke()
+                elif self._receive(event):
                     break
             else:
                 self._fail("incomplete_stream", "the stream ended without a done or error event")
@@ -337,16 +369,21 @@ class LiveView:
             if aclose is not None:
                 await aclose()
 
-    def _receive(self, event: object) -> None:
-        if not isinstance(event, _EVENT_CLASSES):
-            self._fail("bad_event", f"the stream yielded a {type(event).__name__}, not a lab event")
-            return
-        self.events.append(event)
-        self.state.apply(event)
-        if self.state.ended and self._loop is not None:
+    def _receive(self, event: object) -> bool:
+        """Take one event into the state and ask for a redraw; True once the run has ended."""
+        kind = type(event)
+        if kind not in _EVENT_TYPES and not isinstance(event, _EVENT_CLASSES):
+            self._fail("bad_event", f"the stream yielded a {kind.__name__}, not a lab event")
+            return True
+        self.events.append(event)  # type: ignore[arg-type]  # checked just above
+        state = self.state
+        state.apply(event)  # type: ignore[arg-type]
+        ended = kind is not TokenEvent and state.ended
+        if ended and self._loop is not None:
             self._ended_at = self._loop.time()
         assert self._coalescer is not None
         self._coalescer.poke()
+        return ended
 
     def _fail(self, code: str, message: str) -> None:
         """End the run in the error state for a fault the stream could not report itself."""

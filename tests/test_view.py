@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import time
 from collections.abc import AsyncGenerator, Generator
 
@@ -174,12 +175,39 @@ async def test_a_two_second_flood_is_redrawn_at_most_30_times_a_second() -> None
     view.start(achat_stream("Tell me everything", llm=llm))
     await view
     times = view.redraw_times
+    assert len(times) == view.redraws  # every frame went through the coalescer, the first too
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= 31  # 30 per second, plus the final exact redraw
+    assert busiest <= 30  # the first frame at start and the final exact one included
     assert len(times) >= 30  # and it did show progress during the flood, not only at the end
     assert view.text == long_answer(8000)
     assert html.escape(long_answer(8000)) in view._answer.value
     assert "8,000 tokens received" in view._footer.value
+
+
+async def test_the_first_frame_is_drawn_at_start_and_the_first_event_waits_for_its_slot() -> None:
+    llm = MockLLM(ttft=0.0, tokens_per_second=300, tool_delay=0.0)  # 30 tokens in 0.1 s
+    view = RecordingView()
+    view.start(achat_stream(QUESTION, llm=llm))
+    assert view.redraws == 1 and len(view.redraw_times) == 1
+    assert "Starting…" in view._status.value and "lsv-skeleton" in view._answer.value
+    await view
+    assert view.redraws == len(view.redraw_times) >= 3
+    gaps = [b - a for a, b in itertools.pairwise(view.redraw_times)]
+    # The first events came at once, yet waited for the slot after the first frame;
+    # only the final frame (the exact state) may follow its predecessor sooner.
+    assert min(gaps[:-1]) >= 1 / 30 - 1e-6
+
+
+async def test_stop_draws_one_final_frame() -> None:
+    llm = LongAnswerLLM(answer_tokens=2000, ttft=0.0, tokens_per_second=200, tool_delay=0.0)
+    view = RecordingView()
+    view.start(achat_stream("Tell me everything", llm=llm))
+    await wait_until(lambda: view.state.token_count >= 3)
+    view.stop()
+    frames = view.redraws
+    await view
+    await asyncio.sleep(0.1)
+    assert view.redraws == frames  # the task's end found nothing new to draw
 
 
 async def test_an_unpaced_10000_token_flood_ends_with_the_exact_text() -> None:
