@@ -12,9 +12,12 @@ an upstream that sends ``X-Accel-Buffering: no`` (the lab server does) is
 relayed piece by piece, each piece flushed to the client at once. Otherwise
 nginx buffers, and what buffering costs depends on what else the proxy does:
 with compression on (``gzip``, common for text), nothing is flushed, so the
-compressor sits on the events until the stream ends. nginx also gives up on an
-upstream that stays silent for ``proxy_read_timeout`` (60 s by default), which
-is why the server sends keep-alive comments while a slow tool runs.
+compressor sits on the events until the stream ends. (Without compression, a
+chunked response like the lab's still moves chunk by chunk while the client
+keeps up; a slow client or an upstream that does not chunk brings the delay
+back.) nginx also gives up on an upstream that stays silent for
+``proxy_read_timeout`` (60 s by default), which is why the server sends
+keep-alive comments while a slow tool runs.
 
 The knobs of ``start_nginx`` are exactly those:
 
@@ -75,7 +78,8 @@ _CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbi
 _STARTUP_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 _START_ATTEMPTS = 3  # a free port may be taken by another program before nginx binds it
-# Characters that would end a directive or a block early in nginx's config syntax.
+# Characters with a meaning in nginx's config syntax: directive and block ends, quotes,
+# comments, variables, separators. A URL holding one could inject config.
 _UNSAFE = set(";{}\"'\\ \t\r\n#$")
 
 _registry_lock = threading.Lock()
