@@ -100,6 +100,18 @@ def _check_options(reconnects: int, last_event_id: str | None) -> None:
         raise TypeError(f"last_event_id must be a str, got {type(last_event_id).__name__}")
 
 
+def _resume_or_raise(
+    exc: httpx.TransportError | None, last_id: str | None, *, last_attempt: bool
+) -> None:
+    """Return if a broken stream (``exc``) or one cut short (``None``) may be resumed."""
+    if exc is not None and last_id is None:
+        raise exc  # never connected, or nothing arrived: nothing to resume from
+    if last_attempt or last_id is None:
+        if exc is None:
+            raise _truncated()
+        raise StreamError(f"the connection broke off after {last_id}: {exc}") from exc
+
+
 def _cancel_target(url: str, run_id: str) -> str:
     if not isinstance(run_id, str) or not run_id:
         raise ValueError(f"run_id must be a non-empty str, got {run_id!r}")
@@ -172,13 +184,9 @@ def stream_events(
                         if ended:
                             return
             except httpx.TransportError as exc:
-                if last_id is None:
-                    raise  # never connected, or nothing arrived: nothing to resume from
-                if attempt == reconnects:
-                    raise StreamError(f"the connection broke off after {last_id}: {exc}") from exc
+                _resume_or_raise(exc, last_id, last_attempt=attempt == reconnects)
                 continue
-            if attempt == reconnects or last_id is None:
-                raise _truncated()
+            _resume_or_raise(None, last_id, last_attempt=attempt == reconnects)
     finally:
         try:
             if cancel_on_close and run_id is not None and not ended:
@@ -228,13 +236,9 @@ async def astream_events(
                     finally:
                         await blocks.aclose()
             except httpx.TransportError as exc:
-                if last_id is None:
-                    raise  # never connected, or nothing arrived: nothing to resume from
-                if attempt == reconnects:
-                    raise StreamError(f"the connection broke off after {last_id}: {exc}") from exc
+                _resume_or_raise(exc, last_id, last_attempt=attempt == reconnects)
                 continue
-            if attempt == reconnects or last_id is None:
-                raise _truncated()
+            _resume_or_raise(None, last_id, last_attempt=attempt == reconnects)
     finally:
         try:
             if cancel_on_close and run_id is not None and not ended:

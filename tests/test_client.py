@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labsupport import MockLLM, chat_stream
-from labsupport.client import StreamError, astream_events, stream_events
+from labsupport.client import StreamError, astream_events, cancel_run, stream_events
 from labsupport.events import DoneEvent, Event, TokenEvent
 from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.server import ServerSettings, create_app
@@ -138,3 +138,23 @@ async def test_any_token_text_survives_server_and_client_unchanged(texts: list[s
         received = [e async for e in astream_events("http://lab.test", QUESTION, client=client)]
     assert [e.text for e in received if isinstance(e, TokenEvent)] == texts
     assert [e.type for e in received] == ["token"] * len(texts) + ["done"]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"reconnects": -1}, ValueError, "reconnects must be a whole number >= 0, got -1"),
+        ({"reconnects": True}, ValueError, "reconnects must be a whole number >= 0, got True"),
+        ({"last_event_id": 7}, TypeError, "last_event_id must be a str, got int"),
+    ],
+)
+def test_resume_options_are_checked_before_any_request(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        next(stream_events("http://127.0.0.1:9", QUESTION, **options))
+
+
+def test_cancel_run_refuses_an_empty_run_id() -> None:
+    with pytest.raises(ValueError, match="run_id must be a non-empty str"):
+        cancel_run("http://127.0.0.1:9", "")
