@@ -44,7 +44,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "slow_tokens": 60_000,
         "slow_seconds": 6.0,
         "widget_tokens": 10_000,
-        "widget_rounds": 3,
+        "widget_rounds": 7,
+        "widget_flood_seconds": 2.0,
     },
     "quick": {
         "ttfe_rounds": 20,
@@ -61,6 +62,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "slow_seconds": 1.0,
         "widget_tokens": 2_000,
         "widget_rounds": 1,
+        "widget_flood_seconds": 0.3,
     },
 }
 
@@ -227,17 +229,17 @@ def slow_consumer(s: dict[str, Any], notes: dict[str, Any]) -> list[Metric]:
 
 
 def widget(s: dict[str, Any], notes: dict[str, Any]) -> list[Metric]:
-    r = _kernel.widget_view(s["widget_tokens"], s["widget_rounds"])
+    r = _kernel.widget_view(s["widget_tokens"], s["widget_rounds"], s["widget_flood_seconds"])
     return [
         Metric(
             "widget_updates",
-            "live view redraws",
-            r["updates_per_s"],
+            "live view redraws, busiest second",
+            r["busiest_second"],
             "/s",
             "token events",
             r["tokens_per_s"],
             "<= 30 /s",
-            r["updates_per_s"] <= 30,
+            r["busiest_second"] <= 30,
             details=r,
         ),
         Metric(
