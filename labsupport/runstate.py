@@ -80,7 +80,10 @@ class RunState:
         self.run_id = event.run_id
         self.event_count += 1
         self.outcome = "running"
-        if event.type == "status":
+        if event.type == "token":  # most events of a run: checked first
+            self._parts.append(event.text)
+            self.token_count += 1
+        elif event.type == "status":
             self.status = event.message
             self.steps.append(Step("status", event.message))
         elif event.type == "thought":
@@ -92,9 +95,6 @@ class RunState:
             self.steps.append(Step("tool_result", f"{event.name} found {found}"))
         elif event.type == "citation":
             self.citations.append((event.doc_id, event.title))
-        elif event.type == "token":
-            self._parts.append(event.text)
-            self.token_count += 1
         elif event.type == "cost":
             self.cost = event
         elif event.type == "done":
