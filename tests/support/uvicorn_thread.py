@@ -26,7 +26,9 @@ def serve_in_thread(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
-        log_level="warning",
+        # Configure no logging: a log_level here would set uvicorn's loggers for the whole
+        # test process (and hide kernel_server's own log lines from later tests).
+        log_config=None,
         lifespan="off",
         # Without it, a client still holding a stream would keep the server from stopping.
         timeout_graceful_shutdown=1,
