@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -364,6 +365,7 @@ class RunRegistry:
         self.replay_seconds = replay_seconds
         self.counters = RunCounters()
         self._runs: dict[str, Run] = {}
+        self._kept: deque[Run] = deque()  # ended resumable runs, oldest end first
         self._tasks: set[asyncio.Task[object]] = set()
 
     def __len__(self) -> int:
@@ -413,6 +415,8 @@ class RunRegistry:
             self.counters.runs_failed += 1
         else:
             self.counters.runs_cancelled += 1
+        if run.resumable:
+            self._kept.append(run)
         if run._reader is None:
             self.forget_if_done(run)
 
@@ -437,15 +441,12 @@ class RunRegistry:
             self._runs.pop(run.run_id, None)
 
     def _purge(self) -> None:
-        if not self._runs:
+        """Forget the resumable runs that ended more than ``replay_seconds`` ago."""
+        kept = self._kept
+        if not kept:
             return
         now = asyncio.get_running_loop().time()
-        stale = [
-            run_id
-            for run_id, run in self._runs.items()
-            if run.ended_at is not None
-            and run._reader is None
-            and now - run.ended_at > self.replay_seconds
-        ]
-        for run_id in stale:
-            del self._runs[run_id]
+        while kept and now - (kept[0].ended_at or now) > self.replay_seconds:
+            run = kept.popleft()
+            if self._runs.get(run.run_id) is run:
+                del self._runs[run.run_id]  # a reader replaying it now keeps its own reference

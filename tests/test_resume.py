@@ -288,3 +288,15 @@ async def test_widget_stop_over_the_server_cancels_the_run_on_a_resumable_server
         tokens = after["tokens_generated"]
         await asyncio.sleep(0.3)
         assert stats(url)["tokens_generated"] == tokens
+
+
+def test_an_ended_run_is_forgotten_after_replay_seconds() -> None:
+    with serve(resumable=True, replay_seconds=0.3, tokens_per_second=None) as url:
+        events = list(stream_events(url, QUESTION))
+        kept = resume_request(url, event_id(events[-2]))
+        assert kept.status_code == 200  # still kept: the done event is replayed
+        time.sleep(0.5)
+        list(stream_events(url, QUESTION))  # any new run tidies up the old ones
+        forgotten = resume_request(url, event_id(events[-2]))
+    assert forgotten.status_code == 404
+    assert "ended more than 0.3 s ago" in forgotten.json()["detail"]
