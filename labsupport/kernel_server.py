@@ -38,6 +38,8 @@ from typing import Any
 
 import uvicorn
 
+from .jupyter_base import jupyter_base_url
+
 __all__ = ["PortInUseError", "ServerHandle", "running_servers", "start_server", "stop_all"]
 
 _STARTUP_TIMEOUT = 10.0
@@ -124,8 +126,13 @@ class ServerHandle:
 
     @property
     def proxy_path(self) -> str:
-        """The server's path through JupyterLab's jupyter-server-proxy: ``/proxy/<port>/``."""
-        return f"/proxy/{self.port}/"
+        """The server's path through jupyter-server-proxy, under this Jupyter's prefix.
+
+        ``/proxy/<port>/`` on a laptop, ``/user/alice/proxy/<port>/`` on JupyterHub
+        or Binder, ``<base_url>proxy/<port>/`` under a JupyterLab ``base_url``: the
+        address a browser anywhere can open. ``url`` stays the link for this machine.
+        """
+        return f"{jupyter_base_url()}proxy/{self.port}/"
 
     @property
     def running(self) -> bool:

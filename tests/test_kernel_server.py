@@ -42,7 +42,10 @@ def blocker() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_start_returns_a_handle_that_serves(capfd: pytest.CaptureFixture[str]) -> None:
+def test_start_returns_a_handle_that_serves(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     with start_server(instant_app(), name="ks-basic") as server:
         assert server.running
         assert server.url == f"http://127.0.0.1:{server.port}"
@@ -53,6 +56,12 @@ def test_start_returns_a_handle_that_serves(capfd: pytest.CaptureFixture[str]) -
     assert any("Started server process" in line for line in server.logs)
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")  # uvicorn's log lines stay on the handle
+
+
+def test_proxy_path_lives_under_the_hub_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    with start_server(instant_app(), name="ks-hub") as server:
+        assert server.proxy_path == f"/user/alice/proxy/{server.port}/"
 
 
 def test_busy_port_raises_a_clear_error_and_the_process_carries_on(blocker: int) -> None:

@@ -15,7 +15,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-BINDER_ONLY = {"jupyter-server-proxy"}  # what a hub needs on top of the kit itself
 
 
 def pyproject() -> dict:  # type: ignore[type-arg]
@@ -41,7 +40,7 @@ def as_map(reqs: list[str]) -> dict[str, Requirement]:
 def test_environment_yml_and_pyproject_agree_on_runtime_dependencies() -> None:
     declared = as_map(pyproject()["project"]["dependencies"])
     binder = as_map([r for r in pip_section() if not r.startswith("-")])
-    assert set(binder) - BINDER_ONLY == set(declared), "same packages in both files"
+    assert set(binder) == set(declared), "same packages in both files"
     for name, req in declared.items():
         assert binder[name].specifier == req.specifier, f"{name}: {binder[name]} vs {req}"
         assert binder[name].extras == req.extras, f"{name}: extras differ"

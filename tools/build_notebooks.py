@@ -71,7 +71,9 @@ def execute(nb: Any, cwd: Path) -> None:
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd)}},
         record_timing=False,  # timestamps would churn every rebuild
-        store_widget_state=False,  # widget model ids are random; students re-run the cells anyway
+        # The views as they ended, so a lesson opened before it runs (JupyterLab, GitHub,
+        # nbviewer) draws them instead of their text repr; nbval skips the random model ids.
+        store_widget_state=True,
     )
     client.execute()
 
