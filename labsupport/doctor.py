@@ -2,8 +2,9 @@
 
 What an instructor runs first when a breakout pair is stuck. It checks the
 Python version, every dependency against the versions the kit declares, the
-kernel that notebooks will run in, the ipywidgets front end, and that a server
-can listen on loopback. It never prints a secret.
+kernel that notebooks will run in, the ipywidgets front end, that a server
+can listen on loopback, which model lesson 6 talks to, and what pip cannot
+install (nginx, for lesson 7). It never prints a secret.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from .proxy import INSTALL_HINT, find_nginx  # the standard library only
 
 __all__ = ["Finding", "main", "run_checks"]
 
@@ -158,18 +161,51 @@ def check_loopback(port: int = 0) -> Finding:
     return Finding(True, f"a server can listen on loopback (127.0.0.1:{bound} was free)")
 
 
-def check_api_key() -> Finding:
-    if os.environ.get("OPENAI_API_KEY"):
+def check_llm(environ: Mapping[str, str] | None = None) -> Finding:
+    """Which model lesson 6 talks to; a key alone never switches to a paid provider."""
+    env = os.environ if environ is None else environ
+    try:  # llm_config needs openai, which may be the very thing missing
+        from .llm_config import chosen_provider, load_config
+    except ImportError as exc:
+        return Finding(False, f"cannot tell which model lesson 6 uses: {exc}", "see openai above")
+    try:
+        provider = chosen_provider(env)
+    except ValueError as exc:
         return Finding(
-            True, "OPENAI_API_KEY is set (value hidden): lesson 6 can use a real provider"
+            False, str(exc), "unset LAB_LLM for the keyless mock, or: export LAB_LLM=openai"
         )
-    return Finding(True, "no OPENAI_API_KEY: the lessons use the keyless mock model (no cost)")
+    has_key = bool(env.get("OPENAI_API_KEY", "").strip())
+    if provider == "mock":
+        unused = (
+            " (OPENAI_API_KEY is set but unused: LAB_LLM=openai would use it)" if has_key else ""
+        )
+        return Finding(True, f"lesson 6 uses the keyless mock model: no cost{unused}")
+    try:
+        config = load_config(environ=env)
+    except ValueError as exc:
+        return Finding(False, str(exc), "export OPENAI_API_KEY=..., or unset LAB_LLM")
+    return Finding(True, f"LAB_LLM=openai: lesson 6 talks to {config.describe()}; this costs money")
+
+
+def check_nginx(find: Callable[[], str | None] = find_nginx) -> Finding:
+    """Lesson 7 puts a real nginx in front of the stream; pip cannot install it."""
+    found = find()
+    if found:
+        return Finding(True, f"nginx for lesson 7: {found}", required=False)
+    return Finding(
+        False,
+        "nginx is not installed: lesson 7's proxy steps will be skipped",
+        f"{INSTALL_HINT}   (macOS: brew install nginx); the lab starts its own copy on a "
+        "loopback port, the system service can stay stopped",
+        required=False,
+    )
 
 
 def run_checks() -> list[Finding]:
     findings = [check_python(), check_package_installed()]
     findings += [check_requirement(req) for req in declared_requirements()]
-    findings += [check_kernel(), check_widgets_frontend(), check_loopback(), check_api_key()]
+    findings += [check_kernel(), check_widgets_frontend(), check_loopback()]
+    findings += [check_llm(), check_nginx()]
     return findings
 
 

@@ -1,16 +1,18 @@
 """Which model the lessons talk to, chosen by environment variables.
 
-With no ``OPENAI_API_KEY`` the lab uses its own keyless mock endpoint (the
-server running in the kernel), so nothing costs money and nothing leaves the
-machine. Set the key, and optionally ``OPENAI_BASE_URL`` and ``LAB_MODEL``, and
-the same code talks to a real provider::
+The lab's own keyless mock endpoint (the server running in the kernel) is the
+default, so nothing costs money and nothing leaves the machine, whatever keys
+happen to be in the shell. A real provider is an explicit choice::
 
-    export OPENAI_API_KEY=sk-...              # switches to the real provider
+    export LAB_LLM=openai                     # opt in to a real, paid provider
+    export OPENAI_API_KEY=sk-...              # its key (required with LAB_LLM=openai)
     export OPENAI_BASE_URL=https://...        # optional: any OpenAI-compatible server
     export LAB_MODEL=gpt-4o-mini              # optional: the model to ask
 
-The key is a secret: it is never printed, and ``repr`` and ``describe`` show
-only its last four characters.
+An ``OPENAI_API_KEY`` alone does not switch: many students have one exported
+for other work, and a lesson must not start spending it by surprise. The key is
+a secret: it is never printed, and ``repr`` and ``describe`` show only its last
+four characters.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Literal
 from openai import AsyncOpenAI, OpenAI
 
 __all__ = [
+    "CHOICES",
     "DEFAULT_MOCK_MODEL",
     "DEFAULT_REAL_MODEL",
     "MOCK_API_KEY",
@@ -33,6 +36,9 @@ __all__ = [
 
 MOCK_API_KEY = "lab"
 """The key sent to the mock endpoint, which accepts any key."""
+
+CHOICES = ("mock", "openai")
+"""The values ``LAB_LLM`` may take; unset means ``mock``."""
 
 DEFAULT_MOCK_MODEL = "lab-mock-1"
 DEFAULT_REAL_MODEL = "gpt-4o-mini"
@@ -94,25 +100,49 @@ class LLMConfig:
         return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options)
 
 
+def chosen_provider(environ: Mapping[str, str] | None = None) -> Literal["mock", "openai"]:
+    """The provider ``LAB_LLM`` asks for: ``"mock"`` unless it says ``openai``.
+
+    Example: ``chosen_provider({"OPENAI_API_KEY": "sk-..."}) -> 'mock'`` (a key alone
+    does not opt in); ``chosen_provider({"LAB_LLM": "OpenAI"}) -> 'openai'``.
+    """
+    env = os.environ if environ is None else environ
+    choice = env.get("LAB_LLM", "").strip().lower() or "mock"
+    if choice == "mock":
+        return "mock"
+    if choice == "openai":
+        return "openai"
+    raise ValueError(
+        f"LAB_LLM must be one of {', '.join(CHOICES)} (or unset for the keyless mock), "
+        f"got {env.get('LAB_LLM')!r}"
+    )
+
+
 def load_config(
     mock_base_url: str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> LLMConfig:
     """The configuration the environment asks for.
 
-    ``mock_base_url`` is the keyless endpoint to use when no key is set, such as
-    ``server.url + "/v1"`` of the lab's in-kernel server; without a key and
-    without it, this raises ``ValueError`` saying what to do. ``environ``
+    ``mock_base_url`` is the keyless endpoint used unless ``LAB_LLM=openai``, such
+    as ``server.url + "/v1"`` of the lab's in-kernel server; without it, the mock
+    cannot be used and this raises ``ValueError`` saying what to do. With
+    ``LAB_LLM=openai`` and no ``OPENAI_API_KEY`` it raises too. ``environ``
     defaults to ``os.environ``.
     """
     env = os.environ if environ is None else environ
-    key = env.get("OPENAI_API_KEY", "").strip()
     model = env.get("LAB_MODEL", "").strip()
-    if key:
+    if chosen_provider(env) == "openai":
+        key = env.get("OPENAI_API_KEY", "").strip()
+        if not key:
+            raise ValueError(
+                "LAB_LLM=openai asks for a real provider, but OPENAI_API_KEY is not set: "
+                "export your key, or unset LAB_LLM to use the lab's keyless mock"
+            )
         base_url = env.get("OPENAI_BASE_URL", "").strip() or _DEFAULT_REAL_BASE_URL
         return LLMConfig("openai", base_url.rstrip("/"), model or DEFAULT_REAL_MODEL, key)
     if not mock_base_url:
         raise ValueError(
-            "OPENAI_API_KEY is not set, so the lab's mock endpoint is used, but no mock_base_url "
+            "the lab's keyless mock is used (LAB_LLM is not 'openai'), but no mock_base_url "
             "was given: start the lab server and pass its URL plus '/v1'"
         )
     return LLMConfig("mock", mock_base_url.rstrip("/"), model or DEFAULT_MOCK_MODEL, MOCK_API_KEY)

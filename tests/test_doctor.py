@@ -69,7 +69,44 @@ def test_the_api_key_is_never_printed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-very-secret-value")
-    doctor.main([])
-    out = capsys.readouterr().out
-    assert "OPENAI_API_KEY is set (value hidden)" in out
-    assert "very-secret" not in out
+    for choice in ("mock", "openai"):
+        monkeypatch.setenv("LAB_LLM", choice)
+        doctor.main([])
+        out = capsys.readouterr().out
+        assert "lesson 6" in out
+        assert "very-secret" not in out
+
+
+KEY = "sk-test-0123456789abcdefWXYZ"
+
+
+@pytest.mark.parametrize(
+    ("env", "ok", "says"),
+    [
+        ({}, True, "lesson 6 uses the keyless mock model: no cost"),
+        ({"OPENAI_API_KEY": KEY}, True, "OPENAI_API_KEY is set but unused: LAB_LLM=openai"),
+        ({"LAB_LLM": "openai"}, False, "OPENAI_API_KEY is not set"),
+        ({"LAB_LLM": "claude"}, False, "LAB_LLM must be one of mock, openai"),
+        (
+            {"LAB_LLM": "openai", "OPENAI_API_KEY": KEY},
+            True,
+            "talks to a real provider at https://api.openai.com/v1, model 'gpt-4o-mini', key ****WXYZ",
+        ),
+    ],
+    ids=["nothing-set", "key-alone", "opt-in-without-key", "unknown-choice", "opted-in"],
+)
+def test_check_llm_says_which_model_lesson_6_uses(env: dict[str, str], ok: bool, says: str) -> None:
+    finding = doctor.check_llm(env)
+    assert finding.ok is ok
+    assert says in finding.what
+    assert KEY not in finding.what
+
+
+def test_a_missing_nginx_is_reported_with_the_install_command() -> None:
+    finding = doctor.check_nginx(lambda: None)
+    assert (finding.ok, finding.required) == (False, False)
+    assert "lesson 7" in finding.what
+    assert finding.fix is not None and "sudo apt-get install nginx" in finding.fix
+    assert "! nginx is not installed" in "\n".join(finding.lines())
+    found = doctor.check_nginx(lambda: "/usr/sbin/nginx")
+    assert found.ok and "/usr/sbin/nginx" in found.what

@@ -1,4 +1,4 @@
-"""Choosing the model by environment: keyless mock by default, a real provider with a key."""
+"""Choosing the model by environment: keyless mock by default, a real provider only by LAB_LLM=openai."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from labsupport.llm_config import (
     DEFAULT_REAL_MODEL,
     MOCK_API_KEY,
     LLMConfig,
+    chosen_provider,
     load_config,
     mask_secret,
 )
@@ -20,6 +21,7 @@ from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
 
 KEY = "sk-test-0123456789abcdefWXYZ"
 MOCK_URL = "http://127.0.0.1:8765/v1"
+REAL = {"LAB_LLM": "openai", "OPENAI_API_KEY": KEY}
 
 
 def test_no_key_means_the_keyless_mock() -> None:
@@ -46,8 +48,19 @@ def test_lab_model_picks_the_mock_model() -> None:
     assert load_config(MOCK_URL, environ={"LAB_MODEL": "lab-mock-large"}).model == "lab-mock-large"
 
 
-def test_a_key_means_the_real_provider_with_its_defaults() -> None:
+def test_a_key_alone_stays_on_the_keyless_mock() -> None:
+    # A key exported for other work must not start spending in a lesson by surprise.
     config = load_config(MOCK_URL, environ={"OPENAI_API_KEY": KEY})
+    assert (config.provider, config.base_url, config.api_key) == ("mock", MOCK_URL, MOCK_API_KEY)
+
+
+@pytest.mark.parametrize("value", ["", "mock", " MOCK "], ids=["blank", "mock", "spaced-caps"])
+def test_lab_llm_unset_or_mock_means_the_mock(value: str) -> None:
+    assert chosen_provider({"LAB_LLM": value, "OPENAI_API_KEY": KEY}) == "mock"
+
+
+def test_lab_llm_openai_opts_in_to_the_real_provider_with_its_defaults() -> None:
+    config = load_config(MOCK_URL, environ=REAL)
     assert (config.provider, config.base_url, config.model, config.api_key) == (
         "openai",
         "https://api.openai.com/v1",
@@ -58,17 +71,30 @@ def test_a_key_means_the_real_provider_with_its_defaults() -> None:
 
 
 def test_base_url_and_model_come_from_the_environment() -> None:
-    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "https://llm.example/v1/", "LAB_MODEL": "m-2"}
+    env = REAL | {"OPENAI_BASE_URL": "https://llm.example/v1/", "LAB_MODEL": "m-2"}
     config = load_config(environ=env)
     assert (config.base_url, config.model) == ("https://llm.example/v1", "m-2")
 
 
-def test_no_key_and_no_mock_url_explains_what_to_do() -> None:
-    with pytest.raises(ValueError, match=r"OPENAI_API_KEY is not set.*start the lab server"):
-        load_config(environ={})
+def test_opting_in_without_a_key_explains_what_to_do() -> None:
+    with pytest.raises(
+        ValueError, match=r"LAB_LLM=openai .* OPENAI_API_KEY is not set.*unset LAB_LLM"
+    ):
+        load_config(MOCK_URL, environ={"LAB_LLM": "openai", "OPENAI_API_KEY": " "})
+
+
+def test_an_unknown_choice_names_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"LAB_LLM must be one of mock, openai .*got 'anthropic'"):
+        load_config(MOCK_URL, environ={"LAB_LLM": "anthropic"})
+
+
+def test_no_mock_url_explains_what_to_do() -> None:
+    with pytest.raises(ValueError, match=r"keyless mock is used.*start the lab server"):
+        load_config(environ={"OPENAI_API_KEY": KEY})
 
 
 def test_the_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_LLM", "openai")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.delenv("LAB_MODEL", raising=False)
     assert load_config().provider == "openai"
@@ -84,7 +110,7 @@ def test_mask_secret_shows_at_most_the_last_four_characters(secret: str, shown: 
 
 
 def test_the_key_never_appears_in_repr_str_or_describe() -> None:
-    config = load_config(environ={"OPENAI_API_KEY": KEY})
+    config = load_config(environ=REAL)
     for text in (repr(config), str(config), config.describe(), f"{config}"):
         assert KEY not in text
         assert KEY[:-4] not in text
@@ -93,7 +119,7 @@ def test_the_key_never_appears_in_repr_str_or_describe() -> None:
 
 def test_describe_says_which_endpoint_answers() -> None:
     assert "mock model 'lab-mock-1'" in load_config(MOCK_URL, environ={}).describe()
-    real = load_config(environ={"OPENAI_API_KEY": KEY}).describe()
+    real = load_config(environ=REAL).describe()
     assert real == "a real provider at https://api.openai.com/v1, model 'gpt-4o-mini', key ****WXYZ"
 
 
@@ -132,11 +158,7 @@ def test_the_mock_config_streams_with_no_key(server: MockEndpoints) -> None:
 
 def test_a_provider_config_sends_its_key_and_runs_the_same_code(server: MockEndpoints) -> None:
     # A "real provider" here is the mock behind OPENAI_BASE_URL: the code path is the same.
-    env = {
-        "OPENAI_API_KEY": KEY,
-        "OPENAI_BASE_URL": server["instant"].base_url,
-        "LAB_MODEL": "lab-mock-1",
-    }
+    env = REAL | {"OPENAI_BASE_URL": server["instant"].base_url, "LAB_MODEL": "lab-mock-1"}
     config = load_config(environ=env)
     server.authorizations.clear()
     events = list(
