@@ -1,13 +1,26 @@
-"""How a check reports: one printed line, never an exception."""
+"""How a check reports: one printed line, never an exception.
+
+A check decorated with ``exercise`` counts the failed attempts at its exercise
+(per kernel process), so that ``fail`` can give a nudge first and more help
+when the nudge was not enough.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import ParamSpec, TypeVar, cast
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+# How many times the exercise whose check is running has failed before this attempt;
+# 0 outside a decorated check.
+_failed_before: ContextVar[int] = ContextVar("_failed_before", default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +45,70 @@ def ok(message: str) -> Check:
     return check
 
 
-def fail(problem: str, hint: str) -> Check:
-    """Report what is wrong and a hint towards the fix."""
-    check = Check(False, f"❌ Not yet: {problem}\n   Hint: {hint}")
+def fail(problem: str, hint: str, *, stronger: str | None = None) -> Check:
+    """Report what is wrong and a hint towards the fix; more help on a later attempt.
+
+    ``hint`` is a nudge and is always shown. ``stronger`` is shown *as well*, on
+    a line of its own, from the second failed attempt at the same exercise on
+    (see ``exercise``): a pair that is still stuck keeps the nudge it already
+    read and gets one step closer to the answer. Outside a decorated check, or
+    on a first failed attempt, only the nudge is shown.
+
+    Example, on the second failed attempt::
+
+        ❌ Not yet: for a burst of three you gave 3 redraws, expected 2.
+           Hint: two redraws must be at least 1/max_per_second apart.
+           Still stuck? Remember the time of the last redraw and ...
+    """
+    message = f"❌ Not yet: {problem}\n   Hint: {hint}"
+    if stronger is not None and _failed_before.get() > 0:
+        message += f"\n   Still stuck? {stronger}"
+    check = Check(False, message)
     print(check.message)
     return check
+
+
+def exercise(check: Callable[P, T]) -> Callable[P, T]:
+    """Mark a check function as the check of one exercise, and count its failed attempts.
+
+    Each call is one attempt; a call that returns a failed ``Check`` counts as a
+    failed attempt. The count lives as long as the kernel process (a kernel
+    restart starts again from the nudge), and it decides what ``fail`` shows.
+    Works on ``async def`` checks too.
+    """
+    failures = 0
+
+    def counted(verdict: object) -> None:
+        nonlocal failures
+        if isinstance(verdict, Check) and not verdict.passed:
+            failures += 1
+
+    if inspect.iscoroutinefunction(check):
+        async_check = cast(Callable[P, Awaitable[object]], check)
+
+        @functools.wraps(check)
+        async def run_async(*args: P.args, **kwargs: P.kwargs) -> object:
+            token = _failed_before.set(failures)
+            try:
+                verdict = await async_check(*args, **kwargs)
+            finally:
+                _failed_before.reset(token)
+            counted(verdict)
+            return verdict
+
+        return cast(Callable[P, T], run_async)
+
+    @functools.wraps(check)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        token = _failed_before.set(failures)
+        try:
+            verdict = check(*args, **kwargs)
+        finally:
+            _failed_before.reset(token)
+        counted(verdict)
+        return verdict
+
+    return run
 
 
 class Attempt:
