@@ -13,6 +13,7 @@ only when ``pyproject.toml`` changed.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import secrets
@@ -20,8 +21,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 import venv
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -89,31 +95,122 @@ def free_port(start: int = 8888) -> int:
     raise SystemExit("[kit] no free port between 8888 and 8937; stop another Jupyter and retry")
 
 
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def lab_command(port: int, token: str, root_dir: Path) -> list[str]:
+    """The ``jupyter lab`` command line: loopback only, a fixed port and token, the lessons' folder."""
+    cmd = [
+        str(BIN / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--IdentityProvider.token={token}",
+    ]
+    if running_as_root():
+        cmd.append("--allow-root")
+    return cmd
+
+
+def _echo(stream: IO[str], tail: collections.deque[str]) -> None:
+    """Pass JupyterLab's log through to this terminal, keeping the last lines to explain a failure."""
+    for line in stream:
+        tail.append(line.rstrip("\n"))
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def wait_until_serving(process: subprocess.Popen[str], url: str, timeout: float = 120.0) -> bool:
+    """True once ``url`` answers; False if the process exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (OSError, ValueError):  # not listening yet
+            pass
+        time.sleep(0.25)
+    return False
+
+
+# What JupyterLab says when it cannot start, and what to do about it.
+_KNOWN_FAILURES = [
+    ("Running as root is not recommended", "run it as a normal user, or add --allow-root"),
+    ("Address already in use", "another program took the port: run python3 kit.py lab again"),
+    ("No module named", "the environment is incomplete: delete .venv/ and run python3 kit.py lab"),
+    ("Permission denied", "the kit folder or your home folder is not writable by this user"),
+]
+
+
+def explain_early_exit(code: int | None, tail: Sequence[str]) -> str:
+    """One paragraph for a JupyterLab that stopped before it served: why, and how to fix it."""
+    said = "\n".join(tail)
+    fix = next((hint for marker, hint in _KNOWN_FAILURES if marker in said), None)
+    why = f"exited with code {code}" if code is not None else "did not answer within 2 minutes"
+    last = "\n".join(f"      {line}" for line in list(tail)[-8:]) or "      (it printed nothing)"
+    return (
+        f"JupyterLab {why} before it could serve the lessons. Its last words:\n{last}\n"
+        f"  Fix: {fix or 'run python3 kit.py doctor, which checks the environment and says what to do'}"
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()  # JupyterLab shuts its kernels down on SIGTERM
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def lab() -> int:
     ensure_environment("")
     port = free_port()
     token = secrets.token_hex(16)
-    url = f"http://127.0.0.1:{port}/lab/tree/01_generators.ipynb?token={token}"
-    print(
-        "\n"
-        f"  JupyterLab is starting on the lessons in notebooks/.\n"
-        f"  Open this URL in your browser:\n\n    {url}\n\n"
-        f"  Stop it with Ctrl+C. No browser? Run the headless demo instead:\n"
-        f"    python3 kit.py demo\n",
-        flush=True,
+    if running_as_root():
+        say(
+            "running as root (usual in containers and cloud VMs): starting JupyterLab with "
+            "--allow-root, without which it refuses to start. It still listens on this machine only."
+        )
+    say("starting JupyterLab on the lessons in notebooks/ ...")
+    process = subprocess.Popen(
+        lab_command(port, token, ROOT / "notebooks"),
+        cwd=ROOT / "notebooks",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
-    cmd = [
-        str(BIN / "jupyter"),
-        "lab",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={ROOT / 'notebooks'}",
-        f"--IdentityProvider.token={token}",
-    ]
+    assert process.stdout is not None
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    echo = threading.Thread(target=_echo, args=(process.stdout, tail), daemon=True)
+    echo.start()
     try:
-        return subprocess.call(cmd, cwd=ROOT / "notebooks")
+        if not wait_until_serving(process, f"http://127.0.0.1:{port}/api"):
+            stop(process)
+            echo.join(timeout=2)
+            print("\n[kit] " + explain_early_exit(process.returncode, tail), flush=True)
+            return process.returncode or 1
+        url = f"http://127.0.0.1:{port}/lab/tree/01_generators.ipynb?token={token}"
+        print(
+            "\n"
+            f"  JupyterLab is serving the lessons in notebooks/.\n"
+            f"  Open this URL in your browser:\n\n    {url}\n\n"
+            f"  Stop it with Ctrl+C. No browser? Run the headless demo instead:\n"
+            f"    python3 kit.py demo\n",
+            flush=True,
+        )
+        return process.wait()
     except KeyboardInterrupt:
+        stop(process)
         return 0
 
 

@@ -1,0 +1,163 @@
+"""``python3 kit.py lab`` as a student runs it: as root too, the URL only once it answers."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_kit() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+kit = load_kit()
+
+
+def test_a_root_user_gets_allow_root_and_others_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    for uid, expected in ((0, True), (1000, False)):
+        monkeypatch.setattr(os, "geteuid", lambda uid=uid: uid)
+        command = kit.lab_command(8888, "t0ken", ROOT / "notebooks")
+        assert ("--allow-root" in command) is expected
+        assert "--ServerApp.ip=127.0.0.1" in command
+
+
+def test_a_jupyterlab_that_exits_at_once_is_explained() -> None:
+    refusal = "Running as root is not recommended. Use --allow-root to bypass."
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"print({refusal!r}); raise SystemExit(1)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert kit.wait_until_serving(process, "http://127.0.0.1:9/api", timeout=20) is False
+    assert process.stdout is not None
+    tail = process.stdout.read().splitlines()
+    text = kit.explain_early_exit(process.returncode, tail)
+    assert "JupyterLab exited with code 1 before it could serve the lessons" in text
+    assert refusal in text
+    assert "Fix: run it as a normal user, or add --allow-root" in text
+
+
+def test_an_unknown_failure_points_at_the_doctor() -> None:
+    text = kit.explain_early_exit(None, [])
+    assert "did not answer within 2 minutes" in text
+    assert "(it printed nothing)" in text
+    assert "python3 kit.py doctor" in text
+
+
+@contextmanager
+def serve_text(text: str) -> Iterator[int]:
+    """A plain HTTP server on a loopback port that answers every GET with ``text``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = text.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield server.server_address[1]
+        finally:
+            server.shutdown()
+
+
+@pytest.fixture
+def kit_lab(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``python3 kit.py lab`` in its own Jupyter folders; stopped with Ctrl+C afterwards."""
+    env = dict(os.environ)
+    for name in ("config", "data", "runtime"):
+        (tmp_path / name).mkdir()
+        env[f"JUPYTER_{name.upper()}_DIR"] = str(tmp_path / name)
+    env["IPYTHONDIR"] = str(tmp_path / "ipython")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "kit.py"), "lab"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    lines: list[str] = []
+    try:
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_kit_lab_prints_a_url_that_answers_and_stops_on_ctrl_c(
+    kit_lab: tuple[subprocess.Popen[str], list[str]],
+) -> None:
+    process, lines = kit_lab
+    assert process.stdout is not None
+    deadline = time.monotonic() + 480  # the first run may install the base environment
+    url = None
+    for line in process.stdout:
+        lines.append(line)
+        match = re.search(r"http://127\.0\.0\.1:\d+/lab/tree/01_generators\.ipynb\?token=\w+", line)
+        if match:
+            url = match.group(0)
+            break
+        assert time.monotonic() < deadline, "".join(lines[-20:])
+    assert url, "kit.py lab ended without a URL:\n" + "".join(lines[-20:])
+    said = "".join(lines)
+    if os.geteuid() == 0:
+        assert "running as root" in said and "--allow-root" in said
+    # The URL is printed only once the server answers: it must work at once.
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200
+    assert "JupyterLab" in page.text
+    token = url.rsplit("=", 1)[1]
+    base = url.split("/lab/")[0]
+    lesson = httpx.get(
+        f"{base}/api/contents/05_serving_sse.ipynb",
+        headers={"Authorization": f"token {token}"},
+        timeout=10,
+    )
+    assert lesson.status_code == 200
+    # Lesson 5's page frame needs jupyter-server-proxy in the environment kit.py lab makes.
+    with serve_text("hello through the proxy") as port:
+        proxied = httpx.get(f"{base}/proxy/{port}/", params={"token": token}, timeout=10)
+    assert (proxied.status_code, proxied.text) == (200, "hello through the proxy")
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base}/api", timeout=2)
