@@ -1,23 +1,33 @@
 """Checks for lesson 07 (streaming in production: proxies, timeouts, connections).
 
-Both checks try the student's answer for real: a lab server in this process,
-a real nginx in front of it, and a stream read through it. Without nginx they
-say so and skip that part instead of failing.
+Both checks give a verdict from the answer itself, then, where nginx is
+installed, try it for real: a lab server in this process, a real nginx in front
+of it, and a stream read through it. Without nginx they say the trial was
+skipped; the verdict stands on the first part.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
 
 from ..client import StreamError, stream_events
 from ..kernel_server import ServerHandle, start_server
-from ..proxy import INSTALL_HINT, NginxStartError, arrival_times, find_nginx, start_nginx
+from ..proxy import (
+    INSTALL_HINT,
+    NginxStartError,
+    arrival_times,
+    find_nginx,
+    render_config,
+    start_nginx,
+)
 from ..server import ServerSettings
 from ._report import Check, attempt, fail, ok
 
@@ -31,12 +41,16 @@ _NAME = "lesson07-check"
 _TIMEOUTS = (60.0, 100.0, 30.0, 10.0, 1.0)
 _TRIAL_TIMEOUT = 1.0
 _TRIAL_TOOL_SECONDS = 1.5
+_NO_TRIAL = f"(nginx is not installed, so the real trial was skipped: {INSTALL_HINT}.)"
 
-
-def _skipped(reason: str) -> Check:
-    check = Check(False, f"⏭ Skipped: {reason}")
-    print(check.message)
-    return check
+# The directives that let events through a proxy that ignores X-Accel-Buffering and
+# compresses event streams, as the check's nginx does: buffering off, the fix that holds
+# whatever else the proxy does; or compression off, since here the compressor is what
+# sits on the events (lesson 7, Check yourself 5).
+_FLOWING = ("proxy_buffering", "gzip")
+_BUFFERING_HINT = (
+    "turn off the proxy's buffering for this location (the directive is proxy_buffering)."
+)
 
 
 @contextmanager
@@ -57,15 +71,60 @@ def _nginx_said(error: NginxStartError) -> str:
     return str(error).splitlines()[0]
 
 
+def _static_problem(directives: Sequence[str]) -> tuple[str, str] | None:
+    """Why these (well-formed) directives leave the stream buffered, judged without nginx; or None.
+
+    Example: ["proxy_buffering off;"] -> None; ["proxy_bufering off;"] -> a problem whose
+    hint asks "did you mean 'proxy_buffering'?".
+    """
+    given: dict[str, list[str]] = {}
+    for directive in directives:
+        name, *values = directive.strip().removesuffix(";").split() or [""]
+        if not name:
+            return "one of them is empty, just ';'.", "write each like 'name value;'."
+        if name in _FLOWING:
+            if name in given:
+                return f"{name} is given twice; nginx refuses a duplicate.", "keep one of them."
+            if len(values) != 1 or values[0].lower() not in ("on", "off"):
+                return (
+                    f"{directive.strip()!r}: {name} takes one value, on or off.",
+                    f"write it as '{name} off;'.",
+                )
+        given[name] = [value.lower() for value in values]
+    if any(given.get(name) == ["off"] for name in _FLOWING):
+        return None
+    if given.get("proxy_buffering") == ["on"]:
+        return (
+            "proxy_buffering on is nginx's default: it collects the response before passing it on.",
+            "the value that relays each event as it comes is off.",
+        )
+    for name in given:
+        close = difflib.get_close_matches(name, _FLOWING, n=1, cutoff=0.8)
+        if close and close[0] != name:
+            return f"{name!r} is not an nginx directive.", f"did you mean {close[0]!r}?"
+    if any("x-accel-buffering" in directive.lower() for directive in directives):
+        return (
+            "X-Accel-Buffering is a header nginx reads from the app's response, and this proxy "
+            "ignores it; setting it in the location leaves nginx's own buffering on.",
+            _BUFFERING_HINT,
+        )
+    what = f"none of {list(directives)!r} turns" if directives else "no directive turns"
+    return f"{what} nginx's buffering off: it holds the events back until the end.", _BUFFERING_HINT
+
+
 def streaming_directives(func: Callable[[], Any]) -> Check:
-    """Exercise 1: directives that make nginx stream even though it ignores X-Accel-Buffering."""
+    """Exercise 1: directives that make nginx stream even though it ignores X-Accel-Buffering.
+
+    The verdict comes from the directives themselves; with nginx installed, they are also
+    tried on a real one, which must then stream too.
+    """
     result = attempt(func)
     if result.error is not None:
         return fail(
             f"streaming_directives() raised {result.describe_error()}.",
             "return a list of strings, one nginx directive each.",
         )
-    directives: Any = result.value  # start_nginx says precisely what is wrong with it
+    directives: Any = result.value  # render_config says precisely what is wrong with it
     if directives is None:
         return fail(
             "streaming_directives() returned None.",
@@ -76,29 +135,44 @@ def streaming_directives(func: Callable[[], Any]) -> Check:
             f"streaming_directives() returned the string {directives!r}.",
             "return a list of strings, even for one directive: [...].",
         )
+    try:  # the same validation start_nginx applies, with or without nginx
+        render_config("http://127.0.0.1:1", port=1, workdir=Path("."), directives=directives)
+    except (TypeError, ValueError) as exc:
+        return fail(f"those are not nginx directives: {exc}.", "write each like 'name value;'.")
+    problem = _static_problem(directives)
+    if problem is not None:
+        return fail(*problem)
     if find_nginx() is None:
-        return _skipped(
-            f"nginx is not installed, so your directives cannot be tried ({INSTALL_HINT})."
+        return ok(
+            f"with {directives!r}, nginx relays each event as it comes even though it ignores "
+            f"the server's X-Accel-Buffering header. {_NO_TRIAL}"
         )
     with _lab_server(ttft=0.2, tokens_per_second=40, tool_delay=0.1) as server:
         try:
             proxy = start_nginx(
                 server.url, accel_buffering="ignore", directives=directives, name=_NAME
             )
-        except (TypeError, ValueError) as exc:
-            return fail(f"those are not nginx directives: {exc}.", "write each like 'name value;'.")
         except NginxStartError as exc:
             return fail(
                 f"nginx refused them: {_nginx_said(exc)}.",
                 "check the directive's name and value in nginx's proxy module documentation.",
             )
         with proxy:
-            arrivals = arrival_times(proxy.url, QUESTION)
+            try:
+                arrivals = arrival_times(proxy.url, QUESTION)
+            except (StreamError, httpx.HTTPError) as exc:
+                status = exc.status_code if isinstance(exc, StreamError) else None
+                what = f"nginx answered {status}" if status else str(exc).splitlines()[0]
+                return fail(
+                    f"through a real nginx with your directives, the stream broke: {what}.",
+                    "keep only what the location needs to stream; proxy_buffering off; is enough.",
+                )
     first, last = arrivals[0][0], arrivals[-1][0]
     if first > last / 2:
         return fail(
-            "nginx still held the events back: the first one arrived with the last.",
-            "turn off the proxy's buffering for this location (the directive is proxy_buffering).",
+            "on a real nginx the events were still held back: the first one arrived with the "
+            "last, so something among your directives buffers after all.",
+            "try proxy_buffering off; on its own, then add the others back one by one.",
         )
     return ok(
         f"with {directives!r}, nginx streams event by event even though it ignores "
@@ -151,10 +225,7 @@ def keepalive_for(func: Callable[[float], Any]) -> Check:
             return fail(*problem)
         values[timeout] = float(cast(float, result.value))
     if find_nginx() is None:
-        return ok(
-            "keepalive_for() leaves a margin under every timeout. (nginx is not installed, "
-            "so the real trial was skipped.)"
-        )
+        return ok(f"keepalive_for() leaves a margin under every timeout. {_NO_TRIAL}")
     interval = values[_TRIAL_TIMEOUT]
     settings = {"ttft": 0.0, "tokens_per_second": None, "tool_delay": _TRIAL_TOOL_SECONDS}
     with (
