@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -171,6 +172,20 @@ def stop(process: subprocess.Popen[str]) -> None:
             process.wait()
 
 
+def trust_lessons(folder: Path) -> None:
+    """Sign the kit's own lessons for this user, so JupyterLab draws their saved widgets.
+
+    A notebook fresh from a clone is untrusted, and JupyterLab then shows a widget output
+    as its text form (``LiveView(...)``) until the cell runs again.
+    """
+    lessons = sorted(str(p) for p in folder.glob("*.ipynb"))
+    done = subprocess.run(
+        [str(BIN / "jupyter"), "trust", *lessons], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:  # not fatal: the lessons still run, their first look is plainer
+        say(f"could not trust the lessons ({done.stderr.strip()[-200:]}); widgets draw once run")
+
+
 def lab() -> int:
     ensure_environment("")
     port = free_port()
@@ -180,6 +195,7 @@ def lab() -> int:
             "running as root (usual in containers and cloud VMs): starting JupyterLab with "
             "--allow-root, without which it refuses to start. It still listens on this machine only."
         )
+    trust_lessons(ROOT / "notebooks")
     say("starting JupyterLab on the lessons in notebooks/ ...")
     process = subprocess.Popen(
         lab_command(port, token, ROOT / "notebooks"),
@@ -230,6 +246,53 @@ def ensure_js_clients() -> None:
     stamp.write_text(wanted)
 
 
+# The suites of `kit.py test`, in stages; the suites of a stage run side by side, since each
+# mostly waits (a hub spawning a server, kernels, a browser) and the machine may have 2 cores.
+# The timing-sensitive unit and browser tests share their stage only with the hub test, which
+# is idle while a user's server spawns.
+SLOW_SUITES = ["tests/hub", "tests/lessons", "tests/browser/test_students_seat.py"]
+STAGES: list[dict[str, list[str]]] = [
+    {
+        "unit and browser tests": ["tests", *(f"--ignore={path}" for path in SLOW_SUITES)],
+        "JupyterHub": ["tests/hub"],
+    },
+    # Each notebook whole on one worker (its cells share a kernel).
+    {"notebooks (nbval)": ["notebooks", "solution", *NBVAL_ARGS, "-n", "4", "--dist", "loadfile"]},
+    {
+        "lessons after a restart": ["tests/lessons", "-n", "2"],
+        "the student's seat": ["tests/browser/test_students_seat.py"],
+    },
+]
+
+
+def run_side_by_side(suites: dict[str, list[str]]) -> list[str]:
+    """Run pytest suites at once, each output kept whole and printed when it ends; the failures."""
+    logs = ROOT / ".venv" / "test-logs"
+    logs.mkdir(exist_ok=True)
+    started = time.monotonic()
+    running = {}
+    for name, args in suites.items():
+        log = logs / (re.sub(r"\W+", "-", name).strip("-") + ".log")
+        cmd = [str(PYTHON), "-m", "pytest", *args, "-p", "no:cacheprovider"]
+        say(f"$ {' '.join(cmd)}   ({name})")
+        with log.open("w") as out:
+            running[name] = (
+                log,
+                subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT),
+            )
+    failed = []
+    for name, (log, process) in running.items():
+        code = process.wait()
+        print(log.read_text(errors="replace"), end="", flush=True)
+        minutes = (time.monotonic() - started) / 60
+        say(
+            f"{name}: {'passed' if code == 0 else f'FAILED (exit code {code})'} after {minutes:.1f} min"
+        )
+        if code != 0:
+            failed.append(name)
+    return failed
+
+
 def test(pytest_args: list[str]) -> int:
     ensure_environment("dev")
     ensure_js_clients()
@@ -237,14 +300,15 @@ def test(pytest_args: list[str]) -> int:
     run(PYTHON, "-m", "ruff", "format", "--check", *LINT_PATHS)
     run(PYTHON, "-m", "mypy")
     if pytest_args:  # the caller chose what to run, e.g. `kit.py test tests/test_server.py`
-        paths = ["tests", "notebooks", "solution"]
-        run(PYTHON, "-m", "pytest", *paths, *NBVAL_ARGS, "-p", "no:cacheprovider", *pytest_args)
+        run(PYTHON, "-m", "pytest", *NBVAL_ARGS, "-p", "no:cacheprovider", *pytest_args)
         return 0
-    run(PYTHON, "-m", "pytest", "tests", "-p", "no:cacheprovider")
-    # The notebooks on four workers, each notebook whole on one (its cells share a kernel):
-    # mostly waiting on kernels and servers, they take about half the time of a serial run.
-    notebooks = ["notebooks", "solution", "-n", "4", "--dist", "loadfile"]
-    run(PYTHON, "-m", "pytest", *notebooks, *NBVAL_ARGS, "-p", "no:cacheprovider")
+    failed = []
+    for stage in STAGES:
+        failed += run_side_by_side(stage)
+    if failed:
+        say(f"failed: {', '.join(failed)}")
+        return 1
+    say("every suite passed")
     return 0
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
+import nbformat
 import pytest
+from nbformat.sign import NotebookNotary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +125,7 @@ def kit_lab(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kit_lab_prints_a_url_that_answers_and_stops_on_ctrl_c(
-    kit_lab: tuple[subprocess.Popen[str], list[str]],
+    kit_lab: tuple[subprocess.Popen[str], list[str]], tmp_path: Path
 ) -> None:
     process, lines = kit_lab
     assert process.stdout is not None
@@ -152,6 +154,10 @@ def test_kit_lab_prints_a_url_that_answers_and_stops_on_ctrl_c(
         timeout=10,
     )
     assert lesson.status_code == 200
+    # The lessons are trusted for this user, so JupyterLab draws their saved widgets.
+    notary = NotebookNotary(data_dir=str(tmp_path / "data"))
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert notary.check_signature(nbformat.read(path, as_version=4)), path.name
     # Lesson 5's page frame needs jupyter-server-proxy in the environment kit.py lab makes.
     with serve_text("hello through the proxy") as port:
         proxied = httpx.get(f"{base}/proxy/{port}/", params={"token": token}, timeout=10)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import re
 import sys
 from pathlib import Path
@@ -63,19 +64,41 @@ def sources(nb: Any) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source) for cell in nb.cells]
 
 
+# Read once every cell has run: the final state of every widget in the kernel. nbclient keeps
+# only the updates that arrive while their own cell runs, but a live view draws from a
+# background task, so a saved card would show "Starting…" instead of the answer it ended with.
+_WIDGET_STATE_PROBE = (
+    "import json as _json, ipywidgets as _widgets\n"
+    "print(_json.dumps(_widgets.Widget.get_manager_state(drop_defaults=True)))"
+)
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
 def execute(nb: Any, cwd: Path) -> None:
-    """Run every cell in a fresh kernel of this environment, storing the outputs."""
+    """Run every cell in a fresh kernel of this environment, storing outputs and widget state.
+
+    The widgets' state goes into the notebook's metadata, so a lesson opened before it
+    runs (JupyterLab, nbviewer) draws its views as they ended instead of their text
+    repr; nbval skips the widget outputs' random model ids.
+    """
+    probe = nbformat.v4.new_code_cell(_WIDGET_STATE_PROBE)
+    nb.cells.append(probe)
     client = NotebookClient(
         nb,
         timeout=120,
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd)}},
         record_timing=False,  # timestamps would churn every rebuild
-        # The views as they ended, so a lesson opened before it runs (JupyterLab, GitHub,
-        # nbviewer) draws them instead of their text repr; nbval skips the random model ids.
-        store_widget_state=True,
     )
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        nb.cells = [cell for cell in nb.cells if cell is not probe]
+    state = json.loads("".join(o.get("text", "") for o in probe.outputs))
+    if state["state"]:
+        nb.metadata["widgets"] = {WIDGET_STATE: state}
+    else:
+        nb.metadata.pop("widgets", None)
 
 
 def lessons(prefixes: list[str]) -> list[Path]:
