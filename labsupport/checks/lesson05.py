@@ -11,7 +11,7 @@ from fastapi.sse import format_sse_event
 
 from ..agent import chat_stream
 from ..mockllm import MockLLM
-from ._report import Check, attempt, fail, ok
+from ._report import Check, attempt, exercise, fail, ok
 
 __all__ = ["QUESTION", "first_tokens", "format_sse"]
 
@@ -29,6 +29,7 @@ _FRAMING_CASES: list[tuple[str, str, str | None, str | None]] = [
 ]
 
 
+@exercise
 def format_sse(func: Callable[..., Any]) -> Check:
     """Exercise 1: ``format_sse(data, event=None, id=None)`` matches FastAPI's encoder byte for byte."""
     for what, data, event, id_ in _FRAMING_CASES:
@@ -76,6 +77,7 @@ def _stats(url: str) -> dict[str, Any]:
     return result
 
 
+@exercise
 def first_tokens(func: Callable[..., Any], url: str) -> Check:
     """Exercise 2: ``first_tokens(url, question, n)`` returns the first n tokens and leaves early."""
     n = 5

@@ -22,7 +22,7 @@ from openai.types.chat.chat_completion_chunk import (
 )
 
 from ..mockllm import tokenize
-from ._report import Check, attempt, fail, ok
+from ._report import Check, attempt, exercise, fail, ok
 
 __all__ = ["assemble_tool_calls", "collect_text"]
 
@@ -54,6 +54,7 @@ def _text_chunks(text: str) -> Iterator[ChatCompletionChunk]:
     )
 
 
+@exercise
 def collect_text(func: Callable[[Any], Any]) -> Check:
     """Exercise 1: ``collect_text(stream)`` prints each piece as it comes and returns the whole text."""
     printed = io.StringIO()
@@ -111,8 +112,66 @@ def _tool_chunks(
     return chunks
 
 
+_BY_INDEX = (
+    "keep a dict of calls keyed by index, each made on its first delta with "
+    "calls.setdefault(delta.index, {'id': None, 'name': None, 'arguments': ''}); "
+    "at the end return [calls[i] for i in sorted(calls)]"
+)
+
+
+def _call_problem(
+    label: str, got: Any, expected: list[dict[str, str]]
+) -> tuple[str, str, str] | None:
+    """What is wrong with ``got`` for these calls: (problem, nudge, stronger hint), or None."""
+    if not isinstance(got, list):
+        return (
+            f"with {label} it returned a {type(got).__name__}, not a list",
+            "return a list with one dict per call",
+            _BY_INDEX,
+        )
+    if len(got) != len(expected):
+        return (
+            f"with {label} it returned {len(got)} call(s), expected {len(expected)}",
+            "each tool-call delta says which call it belongs to: delta.index",
+            _BY_INDEX,
+        )
+    if sorted(map(repr, got)) == sorted(map(repr, expected)) and got != expected:
+        return (
+            f"with {label} it returned the right calls in the wrong order",
+            "return the calls in the order of their index",
+            "return [calls[i] for i in sorted(calls)]",
+        )
+    for number, (call, want) in enumerate(zip(got, expected, strict=True)):
+        where = f"with {label}, call {number}"
+        if not isinstance(call, dict) or set(call) != set(want):
+            return (
+                f"{where} is {call!r}",
+                "each call is a dict with exactly the keys 'id', 'name' and 'arguments'",
+                "start each call as {'id': None, 'name': None, 'arguments': ''} and fill it in",
+            )
+        if (call["id"], call["name"]) != (want["id"], want["name"]):
+            return (
+                f"{where} has id {call['id']!r} and name {call['name']!r}, expected "
+                f"{want['id']!r} and {want['name']!r}",
+                "the id and the name come in a call's first delta only; later deltas carry None",
+                "set call['id'] only if delta.id, and call['name'] only if delta.function.name",
+            )
+        if call["arguments"] != want["arguments"]:
+            return (
+                f"{where} has arguments {call['arguments']!r}, expected {want['arguments']!r}",
+                "the arguments arrive a few characters per delta; the call needs all of them, "
+                "in order",
+                "append each piece: call['arguments'] += delta.function.arguments or ''",
+            )
+    return None
+
+
+@exercise
 def assemble_tool_calls(func: Callable[[Any], Any]) -> Check:
-    """Exercise 2: ``assemble_tool_calls(chunks)`` puts tool calls back together by index."""
+    """Exercise 2: ``assemble_tool_calls(chunks)`` puts tool calls back together by index.
+
+    The first failed attempt gets a nudge; from the second on, a stronger hint as well.
+    """
     one = [("call_a", "search_kb", json.dumps({"query": "runs billing", "k": 3}))]
     two = [*one, ("call_b", "search_kb", json.dumps({"query": "on-call rotation", "k": 2}))]
     cases = [("one call", one, False), ("two calls, interleaved", two, True)]
@@ -123,13 +182,17 @@ def assemble_tool_calls(func: Callable[[Any], Any]) -> Check:
             return fail(
                 f"with {label} it raised {result.describe_error()}",
                 "skip chunks whose delta has no tool_calls (the first and the last)",
+                stronger="start the loop with: if not chunk.choices or not "
+                "chunk.choices[0].delta.tool_calls: continue",
             )
         if result.value is None:
-            return fail("it returned None", "return a list of {'id', 'name', 'arguments'} dicts")
-        if result.value != expected:
             return fail(
-                f"with {label} it returned {result.value!r}",
-                "key the calls by delta.index: keep the first id and name, and append every "
-                "arguments piece; return them in index order",
+                "it returned None",
+                "return a list of {'id', 'name', 'arguments'} dicts",
+                stronger=_BY_INDEX,
             )
+        problem = _call_problem(label, result.value, expected)
+        if problem is not None:
+            text, nudge, stronger = problem
+            return fail(text, nudge, stronger=stronger)
     return ok("assemble_tool_calls rebuilds each call, and its arguments parse as JSON")

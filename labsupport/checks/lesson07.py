@@ -29,7 +29,7 @@ from ..proxy import (
     start_nginx,
 )
 from ..server import ServerSettings
-from ._report import Check, attempt, fail, ok
+from ._report import Check, attempt, exercise, fail, ok
 
 __all__ = ["QUESTION", "keepalive_for", "streaming_directives"]
 
@@ -112,6 +112,7 @@ def _static_problem(directives: Sequence[str]) -> tuple[str, str] | None:
     return f"{what} nginx's buffering off: it holds the events back until the end.", _BUFFERING_HINT
 
 
+@exercise
 def streaming_directives(func: Callable[[], Any]) -> Check:
     """Exercise 1: directives that make nginx stream even though it ignores X-Accel-Buffering.
 
@@ -210,6 +211,7 @@ def _bounds_problem(timeout: float, value: object) -> tuple[str, str] | None:
     return None
 
 
+@exercise
 def keepalive_for(func: Callable[[float], Any]) -> Check:
     """Exercise 2: a keep-alive interval that keeps a stream alive behind a proxy's idle timeout."""
     values: dict[float, float] = {}
