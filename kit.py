@@ -5,10 +5,15 @@ Needs only Python 3.10+ with pip and venv. The first run creates ``.venv/`` in
 this folder and installs the kit into it; later runs reuse it, reinstalling
 only when ``pyproject.toml`` changed.
 
-    python3 kit.py lab      # JupyterLab on notebooks/, prints the URL to open
-    python3 kit.py test     # lint, type checks, unit and browser tests, every notebook cell
-    python3 kit.py demo     # the headless terminal demo instead of the lab
-    python3 kit.py doctor   # check this environment and print a fix for each problem
+    python3 kit.py lab                # JupyterLab on notebooks/, prints the URL to open
+    python3 kit.py lab --solutions    # the same on the solved lessons in solution/
+    python3 kit.py test               # lint, type checks, unit and browser tests, every notebook cell
+    python3 kit.py demo               # the headless terminal demo instead of the lab
+    python3 kit.py doctor             # check this environment and print a fix for each problem
+    python3 kit.py progress           # your exercises: passed, tried, not yet tried
+    python3 kit.py progress --class /home/*   # instructors: one row per student, stuck first
+    python3 kit.py reset 05           # put lesson 05 back as shipped (yours is kept in backups/)
+    python3 kit.py reset --all        # the same for every lesson
 """
 
 from __future__ import annotations
@@ -186,7 +191,11 @@ def trust_lessons(folder: Path) -> None:
         say(f"could not trust the lessons ({done.stderr.strip()[-200:]}); widgets draw once run")
 
 
-def lab() -> int:
+def lab(args: Sequence[str] = ()) -> int:
+    unknown = [a for a in args if a != "--solutions"]
+    if unknown:
+        sys.exit(f"[kit] lab takes only --solutions, got: {' '.join(unknown)}")
+    folder = ROOT / ("solution" if "--solutions" in args else "notebooks")
     ensure_environment("")
     port = free_port()
     token = secrets.token_hex(16)
@@ -195,11 +204,11 @@ def lab() -> int:
             "running as root (usual in containers and cloud VMs): starting JupyterLab with "
             "--allow-root, without which it refuses to start. It still listens on this machine only."
         )
-    trust_lessons(ROOT / "notebooks")
-    say("starting JupyterLab on the lessons in notebooks/ ...")
+    trust_lessons(folder)
+    say(f"starting JupyterLab on the lessons in {folder.name}/ ...")
     process = subprocess.Popen(
-        lab_command(port, token, ROOT / "notebooks"),
-        cwd=ROOT / "notebooks",
+        lab_command(port, token, folder),
+        cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -218,7 +227,7 @@ def lab() -> int:
         url = f"http://127.0.0.1:{port}/lab/tree/01_generators.ipynb?token={token}"
         print(
             "\n"
-            f"  JupyterLab is serving the lessons in notebooks/.\n"
+            f"  JupyterLab is serving the lessons in {folder.name}/.\n"
             f"  Open this URL in your browser:\n\n    {url}\n\n"
             f"  Stop it with Ctrl+C. No browser? Run the headless demo instead:\n"
             f"    python3 kit.py demo\n",
@@ -312,10 +321,59 @@ def test(pytest_args: list[str]) -> int:
     return 0
 
 
+def pristine(root: Path, relative: str) -> bytes | None:
+    """The lesson as shipped: the version in this checkout's last commit, or None."""
+    if shutil.which("git") is None:
+        return None
+    shown = subprocess.run(
+        ["git", "-C", str(root), "show", f"HEAD:{relative}"], capture_output=True, check=False
+    )
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def reset(args: Sequence[str], root: Path = ROOT) -> int:
+    """Put lessons back as shipped, first keeping the student's version in notebooks/backups/."""
+    folder = root / "notebooks"
+    lessons = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if list(args) == ["--all"]:
+        chosen = lessons
+    elif len(args) == 1 and re.fullmatch(r"\d{1,2}", args[0]):
+        chosen = [p for p in lessons if p.name.startswith(args[0].zfill(2))]
+    else:
+        chosen = []
+    if not chosen:
+        names = ", ".join(p.name[:2] for p in lessons)
+        say(f"usage: python3 kit.py reset NN   (one of {names}), or: python3 kit.py reset --all")
+        return 2
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for path in chosen:
+        original = pristine(root, f"notebooks/{path.name}")
+        if original is None:
+            say(
+                f"{path.name}: no shipped copy found (this folder is not a git checkout); unchanged"
+            )
+            return 1
+        if path.read_bytes() == original:
+            say(f"{path.name}: already as shipped")
+            continue
+        backup = folder / "backups" / f"{path.stem}-{stamp}.ipynb"
+        backup.parent.mkdir(exist_ok=True)
+        shutil.copy2(path, backup)
+        path.write_bytes(original)
+        say(f"{path.name}: reset; your version is in {backup.relative_to(root)}")
+    say("if the lesson is open in JupyterLab, close its tab without saving, then open it again")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if command == "lab":
-        return lab()
+        return lab(rest)
+    if command == "reset":
+        return reset(rest)
+    if command == "progress":
+        ensure_environment("")
+        return subprocess.call([str(PYTHON), "-m", "labsupport.progress", *rest], cwd=ROOT)
     if command == "test":
         return test(rest)
     if command == "demo":

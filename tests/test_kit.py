@@ -167,3 +167,65 @@ def test_kit_lab_prints_a_url_that_answers_and_stops_on_ctrl_c(
     assert process.wait(timeout=30) == 0
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{base}/api", timeout=2)
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A kit checkout with two lessons as shipped (committed)."""
+    root = tmp_path / "kit"
+    (root / "notebooks").mkdir(parents=True)
+    for name in ("01_generators.ipynb", "05_serving_sse.ipynb"):
+        (root / "notebooks" / name).write_text(f'{{"shipped": "{name}"}}')
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(
+        root, "-c", "user.name=kit", "-c", "user.email=kit@example.invalid", "commit", "-qm", "ship"
+    )
+    return root
+
+
+def test_reset_restores_the_lesson_and_keeps_the_students_version(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lesson = checkout / "notebooks" / "05_serving_sse.ipynb"
+    lesson.write_text('{"mine": "half done, with my notes"}')
+    assert kit.reset(["05"], root=checkout) == 0
+    assert lesson.read_text() == '{"shipped": "05_serving_sse.ipynb"}'
+    (backup,) = (checkout / "notebooks" / "backups").iterdir()
+    assert re.fullmatch(r"05_serving_sse-\d{8}-\d{6}\.ipynb", backup.name)
+    assert backup.read_text() == '{"mine": "half done, with my notes"}'
+    out = capsys.readouterr().out
+    assert f"your version is in notebooks/backups/{backup.name}" in out
+    # A second reset of an untouched lesson changes nothing and makes no backup.
+    assert kit.reset(["5"], root=checkout) == 0
+    assert len(list((checkout / "notebooks" / "backups").iterdir())) == 1
+    assert "already as shipped" in capsys.readouterr().out
+
+
+def test_reset_all_restores_every_changed_lesson(checkout: Path) -> None:
+    for path in (checkout / "notebooks").glob("*.ipynb"):
+        path.write_text("{}")
+    assert kit.reset(["--all"], root=checkout) == 0
+    for path in (checkout / "notebooks").glob("*.ipynb"):
+        assert path.read_text() == f'{{"shipped": "{path.name}"}}'
+    assert len(list((checkout / "notebooks" / "backups").iterdir())) == 2
+
+
+@pytest.mark.parametrize("args", [[], ["07"], ["five"], ["05", "01"]], ids=str)
+def test_reset_of_no_such_lesson_says_which_exist(
+    checkout: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert kit.reset(args, root=checkout) == 2
+    assert "usage: python3 kit.py reset NN   (one of 01, 05)" in capsys.readouterr().out
+
+
+def test_reset_outside_a_checkout_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    lesson = tmp_path / "notebooks" / "05_serving_sse.ipynb"
+    lesson.write_text("{}")
+    assert kit.reset(["05"], root=tmp_path) == 1
+    assert lesson.read_text() == "{}"
