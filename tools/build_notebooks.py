@@ -9,7 +9,9 @@ lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are the answer;
 the student notebook gets ``# YOUR CODE HERE`` and ``...`` in their place, so
 an unfinished exercise returns ``None`` instead of raising. Both notebooks are
 executed top to bottom so that their stored outputs are real, which is what
-nbval later compares against.
+nbval later compares against. The student notebook's run is timed: both
+notebooks keep the seconds in ``metadata["lab"]["run_seconds"]``, and the time
+line of the lesson's intro is rewritten from them (see ``tools/lesson_times.py``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ import copy
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lesson_times  # a sibling script, not an installed module
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_DIR = ROOT / "solution"
@@ -115,12 +122,21 @@ def build(path: Path, *, run: bool = True) -> None:
     if run:
         print(f"executing {path.relative_to(ROOT)}", flush=True)
         execute(solution, SOLUTION_DIR)
-        nbformat.write(solution, path)
     student = student_version(solution)
     if run:
         target = STUDENT_DIR / path.name
         print(f"executing {target.relative_to(ROOT)}", flush=True)
+        start = time.perf_counter()
         execute(student, STUDENT_DIR)
+        seconds = lesson_times.record_run_seconds(student, time.perf_counter() - start)
+        lesson_times.record_run_seconds(solution, seconds)
+    if lesson_times.run_seconds(student) is not None:
+        # Without a run, the seconds measured last time still hold; the reading time may not.
+        line = lesson_times.lesson_time(student).line
+        lesson_times.set_time_line(solution, line)
+        lesson_times.set_time_line(student, line)
+        print(f"{path.stem}: {line}", flush=True)
+    nbformat.write(solution, path)
     nbformat.write(student, STUDENT_DIR / path.name)
 
 
