@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 # The same quiet, predictable JupyterLab settings the plain-JupyterLab tests use.
-from tests.support.jupyterlab import _USER_SETTINGS as USER_SETTINGS
+from tests.support.jupyterlab import USER_SETTINGS
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]

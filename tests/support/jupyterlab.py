@@ -25,9 +25,9 @@ import httpx
 
 from tests.support.net import free_port
 
-# JupyterLab's user settings for a quiet, predictable page: no news or update
+# JupyterLab's user settings for a quiet, predictable page (shared with the JupyterHub test): no news or update
 # prompts over the notebook, and every cell kept in the DOM (no virtual scrolling).
-_USER_SETTINGS = {
+USER_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,
@@ -62,7 +62,7 @@ class LabServer:
 
 
 def _write_settings(config_dir: Path) -> None:
-    for relative, values in _USER_SETTINGS.items():
+    for relative, values in USER_SETTINGS.items():
         path = config_dir / "lab" / "user-settings" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
