@@ -25,8 +25,8 @@ import httpx
 
 from tests.support.net import free_port
 
-# JupyterLab's user settings for a quiet, predictable page (shared with the JupyterHub test): no news or update
-# prompts over the notebook, and every cell kept in the DOM (no virtual scrolling).
+# JupyterLab's user settings for a quiet, predictable page, shared with the JupyterHub test:
+# no news or update prompts over the notebook, every cell kept in the DOM (no virtual scrolling).
 USER_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
