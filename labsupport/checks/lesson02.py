@@ -3,67 +3,136 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..events import (
+    CitationEvent,
     CostEvent,
     DoneEvent,
     ErrorEvent,
     Event,
     Source,
     StatusEvent,
+    ThoughtEvent,
     TokenEvent,
     ToolCallEvent,
     ToolResultEvent,
 )
-from ._report import Check, attempt, fail, ok
+from ._report import Check, attempt, exercise, fail, ok
 
 __all__ = ["describe", "ends_once"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Case:
+    """One event ``describe`` is tried on, what it should give, and help for that kind of event."""
+
+    event: Event
+    expected: str | None
+    hint: str
+    stronger: str
+
+
+_NONE_STRONGER = (
+    "handle status, tool_call and tool_result with one `if event.type == ...:` each, "
+    "then end the function with `return None` for every other type."
+)
+
+_DESCRIBE_CASES: list[_Case] = [
+    _Case(
+        StatusEvent(run_id="r", seq=0, message="thinking"),
+        "· thinking",
+        "a status line is a middle dot and a space, then the event's message.",
+        'if event.type == "status": return "· " + event.message',
+    ),
+    _Case(
+        ToolCallEvent(
+            run_id="r", seq=1, call_id="c1", name="search_kb", arguments={"query": "billing"}
+        ),
+        "→ search_kb {'query': 'billing'}",
+        "a tool call line is an arrow, the tool's name, a space, then the arguments dict as "
+        "Python prints it.",
+        'if event.type == "tool_call": return f"→ {event.name} {event.arguments}"',
+    ),
+    _Case(
+        ToolResultEvent(
+            run_id="r",
+            seq=2,
+            call_id="c1",
+            name="search_kb",
+            sources=[
+                Source(doc_id="D1", title="Payments team"),
+                Source(doc_id="D7", title="Billing cycle"),
+            ],
+        ),
+        "← search_kb: D1, D7",
+        "a tool result line lists the ids of event.sources (each source has a doc_id), "
+        "not the sources themselves.",
+        '", ".join(source.doc_id for source in event.sources) gives "D1, D7".',
+    ),
+    _Case(
+        TokenEvent(run_id="r", seq=3, text=" billing"),
+        None,
+        "a token gets no line: the renderer writes tokens inline, as the answer grows.",
+        _NONE_STRONGER,
+    ),
+    _Case(
+        ThoughtEvent(run_id="r", seq=4, text="I will search the knowledge base."),
+        None,
+        "a thought is not in the table, so it gets None: only status and tool events make lines.",
+        _NONE_STRONGER,
+    ),
+    _Case(
+        CitationEvent(run_id="r", seq=5, doc_id="D1", title="Payments team"),
+        None,
+        "a citation gets None: the sources are listed once, after the answer, not as progress.",
+        _NONE_STRONGER,
+    ),
+    _Case(
+        DoneEvent(run_id="r", seq=6),
+        None,
+        "done gets None: the end of the run is not a step of progress.",
+        _NONE_STRONGER,
+    ),
+]
+
+
+@exercise
 def describe(func: Callable[[Event], Any]) -> Check:
-    """Exercise 1: ``describe(event)`` gives the progress line for an event, or None."""
-    cases: list[tuple[Event, str | None]] = [
-        (StatusEvent(run_id="r", seq=0, message="thinking"), "· thinking"),
-        (
-            ToolCallEvent(
-                run_id="r", seq=1, call_id="c1", name="search_kb", arguments={"query": "billing"}
-            ),
-            "→ search_kb {'query': 'billing'}",
-        ),
-        (
-            ToolResultEvent(
-                run_id="r",
-                seq=2,
-                call_id="c1",
-                name="search_kb",
-                sources=[
-                    Source(doc_id="D1", title="Payments team"),
-                    Source(doc_id="D7", title="Billing cycle"),
-                ],
-            ),
-            "← search_kb: D1, D7",
-        ),
-        (TokenEvent(run_id="r", seq=3, text=" billing"), None),
-        (DoneEvent(run_id="r", seq=4), None),
-    ]
-    for event, expected in cases:
+    """Exercise 1: ``describe(event)`` gives the progress line for an event, or None.
+
+    When several kinds of event come out wrong, the verdict is about the first
+    one, with the hint for that kind, and says how many other kinds are wrong.
+    """
+    wrong: list[tuple[_Case, str, str]] = []  # the case, what went wrong, the hint
+    for case in _DESCRIBE_CASES:
+        event = case.event
         result = attempt(func, event)
         if result.error is not None:
-            return fail(
-                f"describe() raised {result.describe_error()} on a {event.type} event.",
-                "switch on event.type.",
+            problem = f"describe() raised {result.describe_error()} on a {event.type} event."
+            hint = case.hint
+            if case.expected is None:
+                hint = f"check event.type before reading a field: a {event.type} event has its own fields. {hint}"
+            wrong.append((case, problem, hint))
+        elif result.value != case.expected:
+            problem = (
+                f"describe() of a {event.type} event gave {result.value!r}, "
+                f"expected {case.expected!r}."
             )
-        if result.value != expected:
-            return fail(
-                f"describe() of a {event.type} event gave {result.value!r}, expected {expected!r}.",
-                "tokens and everything not listed get None: the answer is written inline, not as a line.",
-            )
+            wrong.append((case, problem, case.hint))
+    if wrong:
+        case, problem, hint = wrong[0]
+        others = len({c.event.type for c, _, _ in wrong[1:]})
+        if others:
+            problem += f" ({others} other kind{'s' if others > 1 else ''} of event wrong too.)"
+        return fail(problem, hint, stronger=case.stronger)
     return ok(
         "describe() turns status and tool events into progress lines and leaves the answer to the tokens."
     )
 
 
+@exercise
 def ends_once(func: Callable[[list[Event]], Any]) -> Check:
     """Exercise 2: ``ends_once(events)`` is True when there is one terminal event and it is last."""
 
