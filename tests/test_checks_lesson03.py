@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from labsupport._coalesce import Coalescer
-from labsupport.checks import lesson03
+from labsupport.checks import exercise, lesson03
 from labsupport.checks.lesson03 import reference_redraw_times
 
 SKELETON = "<div class='skeleton'></div>"
@@ -127,7 +127,7 @@ def leading_only(times: list[float], rate: float) -> list[float]:
     ("func", "hint"),
     [
         (every_event, "at least 1/max_per_second apart"),
-        (leading_only, "the last event must be drawn"),
+        (leading_only, "the last event is always drawn"),
         (lambda times, rate: None, "collect the redraw times in a list"),
     ],
     ids=["every-event", "leading-only", "unfinished"],
@@ -138,3 +138,41 @@ def test_redraw_times_hints_at_the_mistake(
     assert not lesson03.redraw_times(func)  # type: ignore[arg-type]
     out = capsys.readouterr().out
     assert out.startswith("❌ Not yet:") and hint in out
+
+
+def late_trailing_redraw(times: list[float], rate: float) -> list[float]:
+    """Forgets that a pending redraw comes due before a later event: draws it only at the end."""
+    out: list[float] = []
+    pending = False
+    for t in times:
+        if not out or t - out[-1] >= 1 / rate:
+            out.append(t)
+        else:
+            pending = True
+    if pending:
+        out.append(out[-1] + 1 / rate)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("func", "nudge", "stronger"),
+    [
+        (every_event, "at least 1/max_per_second apart", "just set `pending = True`"),
+        (leading_only, "the last event is always drawn", "keep a flag `pending`"),
+        (late_trailing_redraw, "is not lost", "that redraw came due first"),
+        (lambda times, rate: None, "collect the redraw times", "end with `return redraws`"),
+        (lambda times, rate: times[-1], "remembering the time of the last redraw", "redraws = []"),
+    ],
+    ids=["every-event", "leading-only", "late-trailing", "unfinished", "raises"],
+)
+def test_redraw_times_nudges_first_then_helps_more(
+    func: object, nudge: str, stronger: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check = exercise(lesson03.redraw_times.__wrapped__)  # a count of attempts of its own
+    assert not check(func)
+    first = capsys.readouterr().out
+    assert nudge in first and "Still stuck?" not in first
+    assert not check(func)
+    second = capsys.readouterr().out
+    assert nudge in second
+    assert second.count("Still stuck?") == 1 and stronger in second.split("Still stuck?")[1]
