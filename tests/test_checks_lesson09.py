@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from labsupport.checks import lesson09
+from labsupport.checks import exercise, lesson09
 from labsupport.timeline import Mark
 
 
@@ -85,8 +85,8 @@ def test_tokens_per_second_passes_a_right_answer(capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize(
     ("func", "hint"),
     [
-        (rate_counting_every_token, "count the gaps"),
-        (rate_over_the_whole_run, "divide by last token time minus first token time"),
+        (rate_counting_every_token, "the first token is not part of the rate"),
+        (rate_over_the_whole_run, "the wait before the first token does not count"),
         (rate_dividing_by_zero, "fewer than two tokens"),
         (lambda marks: None, "expected 25.0"),
     ],
@@ -98,3 +98,22 @@ def test_tokens_per_second_explains_the_usual_mistakes(
     assert not lesson09.tokens_per_second(func)
     out = capsys.readouterr().out
     assert out.startswith("❌ Not yet") and hint in out
+
+
+def test_no_hint_for_the_rate_spells_out_the_formula(capsys: pytest.CaptureFixture[str]) -> None:
+    check = exercise(lesson09.tokens_per_second.__wrapped__)  # a count of attempts of its own
+    for mistake in (rate_counting_every_token, rate_over_the_whole_run, lambda marks: None):
+        check(mistake)
+    out = capsys.readouterr().out
+    assert out.count("Still stuck?") == 2  # every failed attempt after the first
+    assert "len(" not in out and "times[" not in out and "/ (" not in out
+
+
+def test_a_stuck_pair_gets_a_worked_example_for_the_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    check = exercise(lesson09.tokens_per_second.__wrapped__)
+    check(lambda marks: None)
+    assert "Still stuck?" not in capsys.readouterr().out
+    check(lambda marks: None)
+    assert "Still stuck? work it by hand first" in capsys.readouterr().out

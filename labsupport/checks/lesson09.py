@@ -8,7 +8,7 @@ from typing import Any
 
 from ..events import DoneEvent, Event, StatusEvent, TokenEvent, ToolCallEvent
 from ..timeline import Mark
-from ._report import Check, attempt, fail, ok
+from ._report import Check, attempt, exercise, fail, ok
 
 __all__ = ["time_to_first_token", "tokens_per_second"]
 
@@ -37,6 +37,7 @@ def _close(value: object, expected: float) -> bool:
     )
 
 
+@exercise
 def time_to_first_token(func: Callable[[list[Mark]], Any]) -> Check:
     """Exercise 1: ``time_to_first_token(marks)`` is the seconds of the first token, or None."""
     marks = _marks([0.8, 0.84, 0.88])
@@ -71,6 +72,7 @@ def time_to_first_token(func: Callable[[list[Mark]], Any]) -> Check:
     return ok("time_to_first_token() finds the first token's arrival, and None when there is none.")
 
 
+@exercise
 def tokens_per_second(func: Callable[[list[Mark]], Any]) -> Check:
     """Exercise 2: tokens after the first, divided by the seconds from first to last token."""
     marks = _marks([1.0 + 0.04 * i for i in range(11)])  # 10 gaps of 0.04 s: 25 tokens/s
@@ -83,17 +85,23 @@ def tokens_per_second(func: Callable[[list[Mark]], Any]) -> Check:
     if _close(result.value, 11 / 0.4):
         return fail(
             "it returned 27.5: 11 tokens over 0.4 s counts one token too many.",
-            "the clock starts at the first token, so count the gaps: len(times) - 1.",
+            "the clock starts at the first token, so the first token is not part of the rate.",
+            stronger="count the gaps between tokens: 11 tokens make 10 gaps.",
         )
     if _close(result.value, 10 / 1.45) or _close(result.value, 11 / 1.45):
         return fail(
             f"it returned {result.value!r}: that divides by the whole run, waiting included.",
-            "divide by last token time minus first token time: the rate while writing.",
+            "the rate is measured while the model writes: the wait before the first token "
+            "does not count.",
+            stronger="divide by the seconds from the first token to the last one.",
         )
     if not _close(result.value, 25.0):
         return fail(
             f"for 11 tokens 0.04 s apart it returned {result.value!r}, expected 25.0.",
-            "(len(times) - 1) / (times[-1] - times[0]).",
+            "reread the two numbers the exercise names: which tokens are counted, and over "
+            "which stretch of time?",
+            stronger="work it by hand first: tokens at 1.0, 1.5 and 2.0 s are 2 tokens after "
+            "the first, in 1.0 s, so 2.0 tokens per second.",
         )
     one = attempt(func, _marks([0.5]))
     if one.error is not None or one.value is not None:
