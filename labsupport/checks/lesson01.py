@@ -6,11 +6,12 @@ import inspect
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from ._report import Check, attempt, fail, ok
+from ._report import Check, attempt, exercise, fail, ok
 
 __all__ = ["first_n", "words"]
 
 
+@exercise
 def words(func: Callable[[str], Any]) -> Check:
     """Exercise 1: ``words(text)`` yields each word with its leading space, lazily."""
     if not inspect.isgeneratorfunction(func):
@@ -39,6 +40,7 @@ def words(func: Callable[[str], Any]) -> Check:
     return ok("words() streams the text word by word, and joining the words gives the text back.")
 
 
+@exercise
 def first_n(func: Callable[[Iterator[Any], int], Any]) -> Check:
     """Exercise 2: ``first_n(stream, n)`` takes n items, then closes the stream."""
     log: list[str] = []

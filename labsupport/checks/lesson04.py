@@ -10,7 +10,7 @@ from typing import Any
 from ..agent import achat_stream, chat_stream
 from ..events import Event
 from ..mockllm import MockLLM
-from ._report import Check, attempt, fail, ok
+from ._report import Check, attempt, exercise, fail, ok
 
 __all__ = ["answer_with_budget", "consume"]
 
@@ -36,6 +36,7 @@ class _Tracked:
             raise
 
 
+@exercise
 def answer_with_budget(func: Callable[[Iterator[Event], int], Any]) -> Check:
     """Exercise 1: stop the stream, and so the spending, at a token budget."""
     full = _full_answer()
@@ -79,6 +80,7 @@ def answer_with_budget(func: Callable[[Iterator[Event], int], Any]) -> Check:
     )
 
 
+@exercise
 async def consume(func: Callable[[Any, list[str]], Any]) -> Check:
     """Exercise 2: an async consumer that lets cancellation through."""
     if not inspect.iscoroutinefunction(func):
