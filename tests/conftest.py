@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,10 @@ import pytest
 
 from labsupport import MockLLM
 from tests.support.browser import launch_browser
+
+# Checks run by the tests (and the kernels they start) must not fill the developer's own
+# progress file; tests of progress point LAB_PROGRESS_FILE at a temporary file.
+os.environ.setdefault("LAB_PROGRESS_FILE", "off")
 
 
 @pytest.fixture

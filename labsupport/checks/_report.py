@@ -2,7 +2,8 @@
 
 A check decorated with ``exercise`` counts the failed attempts at its exercise
 (per kernel process), so that ``fail`` can give a nudge first and more help
-when the nudge was not enough.
+when the nudge was not enough, and records each verdict in the student's
+progress file (``labsupport.progress``), silently: no cell output changes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar, cast
+
+from ..progress import record
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -74,14 +77,20 @@ def exercise(check: Callable[P, T]) -> Callable[P, T]:
     Each call is one attempt; a call that returns a failed ``Check`` counts as a
     failed attempt. The count lives as long as the kernel process (a kernel
     restart starts again from the nudge), and it decides what ``fail`` shows.
-    Works on ``async def`` checks too.
+    Works on ``async def`` checks too. The check's module names its lesson
+    (``lesson05`` is lesson ``"05"``); each verdict is recorded as progress.
     """
     failures = 0
+    lesson = check.__module__.rpartition(".")[2].removeprefix("lesson")
+    name = check.__name__
 
     def counted(verdict: object) -> None:
         nonlocal failures
-        if isinstance(verdict, Check) and not verdict.passed:
+        if not isinstance(verdict, Check):
+            return
+        if not verdict.passed:
             failures += 1
+        record(lesson, name, verdict.passed)
 
     if inspect.iscoroutinefunction(check):
         async_check = cast(Callable[P, Awaitable[object]], check)
@@ -96,6 +105,7 @@ def exercise(check: Callable[P, T]) -> Callable[P, T]:
             counted(verdict)
             return verdict
 
+        run_async.lab_exercise = (lesson, name)  # type: ignore[attr-defined]
         return cast(Callable[P, T], run_async)
 
     @functools.wraps(check)
@@ -108,6 +118,7 @@ def exercise(check: Callable[P, T]) -> Callable[P, T]:
         counted(verdict)
         return verdict
 
+    run.lab_exercise = (lesson, name)  # type: ignore[attr-defined]
     return run
 
 
