@@ -7,7 +7,7 @@ happen to be in the shell. A real provider is an explicit choice::
     export LAB_LLM=openai                     # opt in to a real, paid provider
     export OPENAI_API_KEY=sk-...              # its key (required with LAB_LLM=openai)
     export OPENAI_BASE_URL=https://...        # optional: any OpenAI-compatible server
-    export LAB_MODEL=gpt-4o-mini              # optional: the model to ask
+    export LAB_MODEL=gpt-4o-mini              # optional: the provider's model to ask
 
 An ``OPENAI_API_KEY`` alone does not switch: many students have one exported
 for other work, and a lesson must not start spending it by surprise. The key is
@@ -130,8 +130,8 @@ def load_config(
     defaults to ``os.environ``.
     """
     env = os.environ if environ is None else environ
-    model = env.get("LAB_MODEL", "").strip()
     if chosen_provider(env) == "openai":
+        model = env.get("LAB_MODEL", "").strip()
         key = env.get("OPENAI_API_KEY", "").strip()
         if not key:
             raise ValueError(
@@ -145,4 +145,6 @@ def load_config(
             "the lab's keyless mock is used (LAB_LLM is not 'openai'), but no mock_base_url "
             "was given: start the lab server and pass its URL plus '/v1'"
         )
-    return LLMConfig("mock", mock_base_url.rstrip("/"), model or DEFAULT_MOCK_MODEL, MOCK_API_KEY)
+    # LAB_MODEL names the real provider's model; left set after trying one, it must not
+    # send the mock a model it does not serve.
+    return LLMConfig("mock", mock_base_url.rstrip("/"), DEFAULT_MOCK_MODEL, MOCK_API_KEY)

@@ -44,8 +44,9 @@ def test_base_url_alone_does_not_leave_the_mock() -> None:
     assert config.base_url == MOCK_URL
 
 
-def test_lab_model_picks_the_mock_model() -> None:
-    assert load_config(MOCK_URL, environ={"LAB_MODEL": "lab-mock-large"}).model == "lab-mock-large"
+def test_lab_model_is_the_real_providers_and_never_reaches_the_mock() -> None:
+    # Left over from trying a provider, it would make every mock request a 404.
+    assert load_config(MOCK_URL, environ={"LAB_MODEL": "gpt-4o-mini"}).model == DEFAULT_MOCK_MODEL
 
 
 def test_a_key_alone_stays_on_the_keyless_mock() -> None:
