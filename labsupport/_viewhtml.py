@@ -48,7 +48,7 @@ CSS = """<style>
   font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 .lsv-thought .lsv-text { font-style: italic; }
 .lsv-answer { font-size: 14px; line-height: 1.6; color: var(--jp-content-font-color1, #1f2328);
-  padding: 6px 0 2px; max-height: 26em; overflow-y: auto;
+  margin-top: 8px; padding: 6px 0 2px; max-height: 26em; overflow-y: auto;
   display: flex; flex-direction: column-reverse; }
 .lsv-answer-text { white-space: pre-wrap; overflow-wrap: anywhere; }
 .lsv-caret { display: inline-block; width: 7px; height: 1.05em; vertical-align: text-bottom;
