@@ -109,12 +109,7 @@ def execute(nb: Any, cwd: Path) -> None:
 
 
 def lessons(prefixes: list[str]) -> list[Path]:
-    found = sorted(SOLUTION_DIR.glob("[0-9][0-9]_*.ipynb"))
-    if prefixes:
-        found = [p for p in found if any(p.name.startswith(x) for x in prefixes)]
-        if not found:
-            raise SystemExit(f"no solution notebook starts with {', '.join(prefixes)}")
-    return found
+    return lesson_times.lessons(prefixes, SOLUTION_DIR)
 
 
 def build(path: Path, *, run: bool = True) -> None:

@@ -133,13 +133,13 @@ def set_time_line(nb: Any, line: str) -> bool:
     return changed
 
 
-def lessons(prefixes: list[str]) -> list[Path]:
-    """The student notebooks, all of them or those starting with one of ``prefixes``."""
-    found = sorted(STUDENT_DIR.glob("[0-9][0-9]_*.ipynb"))
+def lessons(prefixes: list[str], folder: Path = STUDENT_DIR) -> list[Path]:
+    """The lessons in ``folder``, all of them or those starting with one of ``prefixes``."""
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if prefixes:
         found = [p for p in found if any(p.name.startswith(x) for x in prefixes)]
         if not found:
-            raise SystemExit(f"no lesson starts with {', '.join(prefixes)}")
+            raise SystemExit(f"no lesson in {folder.name}/ starts with {', '.join(prefixes)}")
     return found
 
 
