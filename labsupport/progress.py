@@ -247,7 +247,14 @@ def _cells(row: StudentRow) -> tuple[str, ...]:
     since = "never" if row.minutes_since is None else f"{row.minutes_since:.0f} min ago"
     failing = f"{row.failures}x" if row.stuck else ""
     # The home folder names the student: on a hub it is the user's, and it is unique.
-    return (Path(row.home).name, row.lesson or "–", str(row.passed), failing, row.most_failed or "–", since)
+    return (
+        Path(row.home).name,
+        row.lesson or "–",
+        str(row.passed),
+        failing,
+        row.most_failed or "–",
+        since,
+    )
 
 
 def class_table(rows: Sequence[StudentRow]) -> str:
