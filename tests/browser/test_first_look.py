@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.browser import save_screenshot
@@ -68,6 +69,13 @@ def trust(lab: LabServer, path: Path) -> None:
     )
 
 
+def shut_down_kernels(lab: LabServer) -> None:
+    """End the kernels the page started, so the next lesson opens on a quiet machine."""
+    headers = {"Authorization": f"token {lab.token}"}
+    for session in httpx.get(f"{lab.base_url}/api/sessions", headers=headers, timeout=10).json():
+        httpx.delete(f"{lab.base_url}/api/sessions/{session['id']}", headers=headers, timeout=60)
+
+
 @pytest.fixture(scope="module")
 def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     with run_jupyterlab(tmp_path_factory.mktemp("first-look")) as server:
@@ -88,10 +96,12 @@ def test_widget_views_are_drawn_before_anything_runs(
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     try:
-        page.goto(lab.lab_url(lesson.name))
+        page.goto(lab.lab_url(lesson.name) + "&reset")  # a fresh workspace: this lesson alone
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        # The saved views are drawn once the widget manager has a kernel to talk to.
+        page.locator("#jp-main-statusbar").get_by_text("Idle").wait_for(timeout=120_000)
         expected = widget_outputs(lesson)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         seen = page.evaluate(READ_OUTPUTS)
         while seen["drawn"] < expected and time.monotonic() < deadline:
             time.sleep(0.25)
@@ -106,3 +116,4 @@ def test_widget_views_are_drawn_before_anything_runs(
             assert seen["cards"] >= 1, f"no live-view card drawn ({shot})"
     finally:
         context.close()
+        shut_down_kernels(lab)

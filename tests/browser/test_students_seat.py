@@ -326,7 +326,9 @@ def shut_down_kernel(lab: LabServer, name: str) -> None:
 
 
 @contextlib.contextmanager
-def student_page(browser: Any, lab: LabServer, name: str) -> Iterator[tuple[Any, list[str]]]:
+def student_page(
+    browser: Any, lab: LabServer, name: str, *, shot: str | None = None
+) -> Iterator[tuple[Any, list[str]]]:
     """A fresh page and the JavaScript errors it reports; screenshot and kernel shutdown after."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
@@ -336,7 +338,7 @@ def student_page(browser: Any, lab: LabServer, name: str) -> Iterator[tuple[Any,
         yield page, errors
     finally:
         with contextlib.suppress(PlaywrightError):  # never hide the real failure behind this one
-            save_full_page(page, f"seat_{Path(name).stem}")
+            save_full_page(page, shot or f"seat_{Path(name).stem}")
         shut_down_kernel(lab, name)
         context.close()
 
@@ -353,6 +355,38 @@ def test_run_all_cells_draws_every_output_without_errors(
     problems += errors
     shot = ARTIFACTS / f"seat_{lesson.stem}.png"
     assert not problems, f"{lesson.name} (screenshot: {shot}):\n" + "\n".join(problems)
+
+
+COURSE_PREFIX = "/course/streaming/"
+
+
+@pytest.fixture(scope="module")
+def lab_under_prefix(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A JupyterLab under a ``base_url``, as a course server or a reverse proxy runs it."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in PROVIDER_ENV:
+            env.delenv(name, raising=False)
+        with run_jupyterlab(tmp_path_factory.mktemp("prefix"), prefix=COURSE_PREFIX) as server:
+            yield server
+
+
+def test_lesson_5_under_a_base_url_frames_its_page_under_the_prefix(
+    lab_under_prefix: LabServer, browser: Any
+) -> None:
+    lesson = ROOT / "notebooks" / "05_serving_sse.ipynb"
+    shutil.copy2(lesson, lab_under_prefix.root / lesson.name)
+    with student_page(browser, lab_under_prefix, lesson.name, shot="seat_05_under_base_url") as (
+        page,
+        errors,
+    ):
+        problems = run_all_as_a_student(page, lab_under_prefix, lesson.name, RUN_TIMEOUT)
+        sources = page.locator(".jp-OutputArea-output iframe").evaluate_all(
+            "frames => frames.map(f => f.getAttribute('src'))"
+        )
+    assert not problems + errors, "\n".join(problems + errors)
+    assert sources and all(
+        re.fullmatch(f"{re.escape(COURSE_PREFIX)}proxy/\\d+/", src) for src in sources
+    ), sources
 
 
 # -- controls: the checks above can fail --------------------------------------------

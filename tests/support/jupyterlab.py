@@ -106,8 +106,14 @@ def _stop(server: LabServer) -> None:
 
 
 @contextmanager
-def run_jupyterlab(workdir: Path, *, timeout: float = 90.0) -> Iterator[LabServer]:
-    """Start ``jupyter lab`` serving ``workdir / "root"``; stop it (and its kernels) on exit."""
+def run_jupyterlab(
+    workdir: Path, *, timeout: float = 90.0, prefix: str = "/"
+) -> Iterator[LabServer]:
+    """Start ``jupyter lab`` serving ``workdir / "root"``; stop it (and its kernels) on exit.
+
+    ``prefix`` is JupyterLab's ``base_url``, as a course server or a reverse proxy sets it:
+    every URL of the server, ``base_url`` of the handle included, lives under it.
+    """
     root = workdir / "root"
     home = workdir / "jupyter"
     for d in (root, home / "config", home / "data", home / "runtime", home / "ipython"):
@@ -143,6 +149,7 @@ def run_jupyterlab(workdir: Path, *, timeout: float = 90.0) -> Iterator[LabServe
                     f"--IdentityProvider.token={token}",
                     "--ServerApp.password=",
                     f"--ServerApp.root_dir={root}",
+                    f"--ServerApp.base_url={prefix}",
                     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                     # No registry lookups from a test: the extension manager stays read-only.
                     "--LabApp.extension_manager=readonly",
@@ -155,7 +162,8 @@ def run_jupyterlab(workdir: Path, *, timeout: float = 90.0) -> Iterator[LabServe
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        server = LabServer(f"http://127.0.0.1:{port}", token, root, log_path, process)
+        origin = f"http://127.0.0.1:{port}{prefix.rstrip('/')}"
+        server = LabServer(origin, token, root, log_path, process)
         try:
             _wait_ready(server, timeout)
         except (RuntimeError, TimeoutError) as exc:
