@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labsupport import MockLLM, RunState, chat_stream
-from labsupport.events import ErrorEvent, StatusEvent, TokenEvent
+from labsupport.events import DoneEvent, ErrorEvent, StatusEvent, TokenEvent
 
 
 def test_a_finished_run(llm: MockLLM) -> None:
@@ -58,3 +58,27 @@ def test_events_after_the_end_are_refused() -> None:
     state.cancel()
     with pytest.raises(ValueError, match=r"the run already ended \(cancelled\); got token seq 0"):
         state.apply(TokenEvent(run_id="r", seq=0, text="late"))
+
+
+def test_tokens_of_a_running_run_update_every_field_as_other_events_do() -> None:
+    # A token of a running run takes a shorter path than the run's first event: same fields.
+    state = RunState()
+    state.apply(TokenEvent(run_id="r1", seq=0, text="Hi"))  # first event: the general path
+    state.apply(TokenEvent(run_id="r2", seq=1, text=" there"))
+    assert (state.run_id, state.event_count, state.token_count) == ("r2", 2, 2)
+    assert (state.outcome, state.status, state.answer) == ("running", "waiting", "Hi there")
+
+
+@pytest.mark.parametrize("end", ["done", "error", "cancel"])
+def test_a_token_after_any_end_is_refused(end: str) -> None:
+    state = RunState()
+    state.apply(TokenEvent(run_id="r", seq=0, text="Hi"))
+    if end == "done":
+        state.apply(DoneEvent(run_id="r", seq=1))
+    elif end == "error":
+        state.apply(ErrorEvent(run_id="r", seq=1, code="model_error", message="boom"))
+    else:
+        state.cancel()
+    with pytest.raises(ValueError, match="the run already ended"):
+        state.apply(TokenEvent(run_id="r", seq=2, text="late"))
+    assert (state.answer, state.token_count, state.event_count) == ("Hi", 1, 1 + (end != "cancel"))
