@@ -8,6 +8,8 @@ with ``labsupport.kernel_server.start_server()``. Endpoints:
 - ``POST /runs/{run_id}/cancel``: stop a run now; its stream ends with an ``error`` event
 - ``POST /ag-ui`` and ``POST /api/chat``: the same runs as AG-UI events and as an
   AI SDK UI message stream, for stock clients of those protocols
+- ``GET /v1/models`` and ``POST /v1/chat/completions``: the same mock model behind an
+  OpenAI-compatible API, for the unmodified openai SDK
 - ``GET /stats``: counters that show runs starting, ending, dropping, resuming and
   what they spent
 - ``GET /``: a page that asks a question and renders the stream
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,16 +43,17 @@ from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.types import Receive, Scope, Send
 
-from .agent import MAX_QUESTION_CHARS, achat_stream, new_run_id
+from .agent import MAX_QUESTION_CHARS, new_run_id
+from .agent_api import Agent, MockAgent
 from .events import Event
 from .mockllm import MockLLM
+from .openai_compat import create_openai_router
 from .runs import ResumeError, Run, RunRegistry, WireEncoder, parse_last_event_id
 from .sse import KEEPALIVE, MEDIA_TYPE, STREAM_HEADERS, encode_event, event_id
 
 __all__ = [
     "DEFAULT_CORS_ORIGINS",
     "STATS_FIELDS",
-    "AgentFn",
     "DialectParser",
     "LabEncoder",
     "ServerSettings",
@@ -59,9 +62,6 @@ __all__ = [
     "create_app",
     "stream_closer",
 ]
-
-AgentFn = Callable[..., AsyncIterator[Event]]
-"""An agent: ``agent(message, *, llm, k, run_id)`` returns an async iterator of events."""
 
 # JupyterLab's usual address; the page itself is same-origin and needs no CORS at all.
 DEFAULT_CORS_ORIGINS: tuple[str, ...] = ("http://127.0.0.1:8888", "http://localhost:8888")
@@ -93,9 +93,9 @@ class ServerSettings(BaseModel):
     """How the server behaves; every field has a lesson-friendly default.
 
     The pacing knobs (``ttft``, ``tokens_per_second``, ``tool_delay``,
-    ``fail_after_tokens``, ``model``) build the server's ``MockLLM``; pass
-    ``llm`` to use a model of your own instead (its counters feed ``/stats``).
-    ``agent`` is called as ``agent(message, llm=..., k=..., run_id=...)``.
+    ``fail_after_tokens``, ``model``) build the default agent's ``MockLLM``; pass
+    ``llm`` to use a mock of your own instead. To serve another agent, pass it to
+    ``create_app(agent=...)``: these knobs then do not apply.
 
     Resuming (``resumable=True``): a run outlives its connection for
     ``resume_grace_seconds``; a client that reconnects with ``Last-Event-ID``
@@ -112,7 +112,6 @@ class ServerSettings(BaseModel):
     tool_delay: float = Field(default=0.5, ge=0, allow_inf_nan=False)
     fail_after_tokens: int | None = Field(default=None, ge=0)
     llm: MockLLM | None = None
-    agent: AgentFn = achat_stream
     k: int = Field(default=3, ge=1, le=10)
     keepalive_seconds: float = Field(default=15.0, gt=0, allow_inf_nan=False)
     max_message_chars: int = Field(default=MAX_QUESTION_CHARS, ge=1)
@@ -178,11 +177,11 @@ DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
 
 
 class _Lab:
-    """What one app instance shares between requests: settings, model, runs and counters."""
+    """What one app instance shares between requests: settings, agent, runs and counters."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, agent: Agent) -> None:
         self.settings = settings
-        self.llm = settings.build_llm()
+        self.agent = agent
         self.runs = RunRegistry(
             grace=settings.resume_grace_seconds,
             replay_events=settings.replay_events,
@@ -191,14 +190,15 @@ class _Lab:
 
     def stats(self) -> dict[str, int | float]:
         counters = self.runs.counters
+        spend = self.agent.spend()
         return {
             "active_streams": counters.active_streams,
             "runs_started": counters.runs_started,
             "runs_completed": counters.runs_completed,
             "runs_cancelled": counters.runs_cancelled,
             "runs_failed": counters.runs_failed,
-            "tokens_generated": self.llm.tokens_generated,
-            "cost_usd": round(self.llm.cost_usd, 8),
+            "tokens_generated": spend.tokens_generated,
+            "cost_usd": round(spend.cost_usd, 8),
             "streams_dropped": counters.streams_dropped,
             "runs_parked": counters.runs_parked,
             "runs_resumed": counters.runs_resumed,
@@ -336,7 +336,7 @@ async def _read_json_message(request: Request, limit: int) -> str | JSONResponse
 def _start(lab: _Lab, message: str, encoder: WireEncoder | None = None) -> Response:
     run_id = new_run_id()
     try:
-        events = lab.settings.agent(message, llm=lab.llm, k=lab.settings.k, run_id=run_id)
+        events = lab.agent.stream(message, k=lab.settings.k, run_id=run_id)
     except (TypeError, ValueError) as exc:  # the agent refused the request before any event
         return _problem(422, str(exc))
     # Only the lab's own dialect carries event ids, so only it can be resumed.
@@ -424,16 +424,27 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(
-    settings: ServerSettings | None = None, *, routers: Sequence[APIRouter] = ()
+    settings: ServerSettings | None = None,
+    *,
+    agent: Agent | None = None,
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """Build the lab's FastAPI app; ``routers`` adds more endpoints (e.g. an OpenAI-style API).
+    """Build the lab's FastAPI app serving ``agent``; ``routers`` adds endpoints of your own.
+
+    ``agent`` is any ``labsupport.agent_api.Agent`` (default: the mock, paced by
+    ``settings``). A mock agent's model also answers the OpenAI-compatible ``/v1``.
 
     Example: ``create_app(ServerSettings(tokens_per_second=None, keepalive_seconds=1.0))``
     """
     settings = settings or ServerSettings()
     if not isinstance(settings, ServerSettings):
         raise TypeError(f"settings must be a ServerSettings, got {type(settings).__name__}")
-    lab = _Lab(settings)
+    agent = agent if agent is not None else MockAgent(settings.build_llm())
+    if not isinstance(agent, Agent):
+        raise TypeError(
+            f"agent must have stream(question, *, k, run_id) and spend(), got {type(agent).__name__}"
+        )
+    lab = _Lab(settings, agent)
     page = resources.files("labsupport").joinpath("static/index.html").read_text("utf-8")
 
     app = FastAPI(
@@ -495,6 +506,9 @@ def create_app(
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
     _add_dialects(app, lab)
+    if isinstance(agent, MockAgent):
+        # The OpenAI-compatible API shares the mock, so /stats counts what the SDK's requests cost.
+        app.include_router(create_openai_router(agent.llm))
 
     for router in routers:
         if not isinstance(router, APIRouter):

@@ -16,6 +16,7 @@ from labsupport.events import DoneEvent, Event, TokenEvent
 from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.server import ServerSettings, create_app
 from labsupport.sse import KEEPALIVE, encode_event
+from tests.support.agents import FunctionAgent
 from tests.support.net import free_port
 
 QUESTION = "Who runs billing?"
@@ -133,7 +134,7 @@ def agent_saying(texts: list[str]) -> Any:
     )
 )
 async def test_any_token_text_survives_server_and_client_unchanged(texts: list[str]) -> None:
-    app = create_app(ServerSettings(agent=agent_saying(texts)))
+    app = create_app(agent=FunctionAgent(agent_saying(texts)))
     async with asgi(app) as client:
         received = [e async for e in astream_events("http://lab.test", QUESTION, client=client)]
     assert [e.text for e in received if isinstance(e, TokenEvent)] == texts

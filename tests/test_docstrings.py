@@ -9,7 +9,7 @@ import pytest
 
 import labsupport
 
-MODULES = ["events", "corpus", "mockllm", "lifecycle", "runstate"]
+MODULES = ["events", "corpus", "mockllm", "lifecycle", "runstate", "agent_api"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -9,15 +9,18 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from labsupport import MockLLM, achat_stream, check_stream
+from labsupport import MockLLM, check_stream
+from labsupport.agent_api import MockAgent
 from labsupport.events import Event, StatusEvent
 from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.server import STATS_FIELDS, ServerSettings, create_app
 from labsupport.sse import decode_event
+from tests.support.agents import FunctionAgent
 from tests.support.net import free_port
 
 QUESTION = "Who runs billing?"
@@ -212,7 +215,7 @@ async def unfinished_agent(message: str, **kwargs: Any) -> AsyncIterator[Event]:
 async def test_broken_agent_ends_the_stream_with_an_internal_error_event(
     agent: Any, message: str
 ) -> None:
-    app = create_app(ServerSettings(agent=agent))
+    app = create_app(agent=FunctionAgent(agent))
     async with asgi_client(app) as client:
         response = await client.post("/chat/stream", json={"message": QUESTION})
         stats = (await client.get("/stats")).json()
@@ -313,24 +316,41 @@ def test_module_level_app_is_importable_for_uvicorn() -> None:
     assert {"/chat/stream", "/stats", "/"} <= paths
 
 
+def test_default_app_answers_the_openai_sdk_and_counts_its_spend() -> None:
+    instant = create_app(ServerSettings(ttft=0, tokens_per_second=None, tool_delay=0))
+    with start_server(instant, port=free_port(), name="test_server-v1") as server:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0)
+        assert "lab-mock-1" in [m.id for m in client.models.list()]
+        reply = client.chat.completions.create(
+            model="lab-mock-1", messages=[{"role": "user", "content": QUESTION}]
+        )
+        assert "Dana Okafor" in (reply.choices[0].message.content or "")
+        assert reply.usage is not None
+        spent = stats(server)
+    assert spent["tokens_generated"] == reply.usage.completion_tokens > 0
+    assert spent["cost_usd"] > 0
+
+
 # -- over a real socket ---------------------------------------------------------------------------
 
 closed_at: list[float] = []
 
 
-async def recording_agent(message: str, **kwargs: Any) -> AsyncIterator[Event]:
-    """The real agent, noting when it was closed."""
-    try:
-        async for event in achat_stream(message, **kwargs):
-            yield event
-    finally:
-        closed_at.append(time.monotonic())
+class RecordingAgent(MockAgent):
+    """The mock agent, noting when a run was closed."""
+
+    async def stream(self, question: str, *, k: int, run_id: str) -> AsyncIterator[Event]:
+        try:
+            async for event in super().stream(question, k=k, run_id=run_id):
+                yield event
+        finally:
+            closed_at.append(time.monotonic())
 
 
 @pytest.fixture(scope="module")
 def paced_server() -> Iterator[ServerHandle]:
     llm = MockLLM(ttft=0.0, tokens_per_second=40, tool_delay=0.0)
-    app = create_app(ServerSettings(llm=llm, agent=recording_agent))
+    app = create_app(agent=RecordingAgent(llm))
     with start_server(app, port=free_port(), name="test_server-paced") as server:
         yield server
 

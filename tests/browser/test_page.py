@@ -12,6 +12,7 @@ import pytest
 from labsupport import DoneEvent, Event, MockLLM, ThoughtEvent, TokenEvent
 from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.server import ServerSettings, create_app
+from tests.support.agents import FunctionAgent
 from tests.support.browser import save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -124,7 +125,7 @@ async def html_agent(message: str, **kwargs: Any) -> AsyncIterator[Event]:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_model_text_is_shown_as_text_never_as_html(page: Any, mode: str) -> None:
-    app = create_app(ServerSettings(agent=html_agent))
+    app = create_app(agent=FunctionAgent(html_agent))
     with start_server(app, name="browser-page-html") as server:
         ask(page, f"{server.url}/", mode)
         page.wait_for_function("document.body.dataset.state === 'finished'")
