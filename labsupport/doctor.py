@@ -22,7 +22,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from .proxy import INSTALL_HINT, find_nginx  # the standard library only
+from .nginx import INSTALL_HINT, find_nginx  # the standard library only
 
 __all__ = ["Finding", "main", "run_checks"]
 

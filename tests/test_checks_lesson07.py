@@ -2,7 +2,7 @@
 
 The checks judge an answer by itself, then try it against a real nginx where
 one is installed. Both paths are tested: "no nginx" by pointing ``LAB_NGINX``
-(the first place ``labsupport.proxy.find_nginx`` looks) at nothing.
+(the first place ``labsupport.nginx.find_nginx`` looks) at nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from labsupport.checks import lesson07
-from labsupport.proxy import find_nginx
+from labsupport.nginx import find_nginx
 
 needs_nginx = pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
 

@@ -18,16 +18,11 @@ from typing import Any, cast
 
 import httpx
 
+from ..arrivals import arrival_times
 from ..client import StreamError, stream_events
 from ..kernel_server import ServerHandle, start_server
-from ..proxy import (
-    INSTALL_HINT,
-    NginxStartError,
-    arrival_times,
-    find_nginx,
-    render_config,
-    start_nginx,
-)
+from ..nginx import INSTALL_HINT, NginxStartError, find_nginx, start_nginx
+from ..nginx_config import render_config
 from ..server import ServerSettings
 from ._report import Check, attempt, exercise, fail, ok
 

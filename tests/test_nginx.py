@@ -1,6 +1,6 @@
-"""A real nginx in front of a real uvicorn: buffered versus streamed, and idle timeouts.
+"""A real nginx in front of a real uvicorn: buffered versus streamed, idle timeouts, the handle.
 
-``labsupport.proxy`` starts Debian's nginx on a loopback port. These tests read
+``labsupport.nginx`` starts Debian's nginx on a loopback port. These tests read
 the lab server's stream through it and note when each event arrives. Honouring
 the server's ``X-Accel-Buffering: no``, nginx relays each event at once, so the
 first event arrives long before the last. Ignoring it (with compression on, as
@@ -24,25 +24,20 @@ from typing import Any
 import httpx
 import pytest
 
-from labsupport import MockLLM
-from labsupport.proxy import (
+from labsupport.arrivals import arrival_times
+from labsupport.nginx import (
     INSTALL_HINT,
     NginxNotFound,
     NginxProxy,
     NginxStartError,
-    arrival_times,
     find_nginx,
-    render_config,
     start_nginx,
 )
 from labsupport.server import ServerSettings, create_app
+from tests.support.paced_server import QUESTION, STREAM_SECONDS, paced_server
 from tests.support.uvicorn_thread import serve_in_thread
 
 pytestmark = pytest.mark.timeout(120)
-
-QUESTION = "Who runs billing?"
-# ~0.2 s before the first token, then 30 tokens at 20/s: a stream of about 1.7 s.
-STREAM_SECONDS = 1.7
 
 
 def require_nginx() -> str:
@@ -59,8 +54,7 @@ def require_nginx() -> str:
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     """The lab server, paced so that buffering would be unmistakable."""
-    llm = MockLLM(ttft=0.2, tokens_per_second=20, tool_delay=0.1)
-    with serve_in_thread(create_app(ServerSettings(llm=llm))) as url:
+    with paced_server() as url:
         yield url
 
 
@@ -150,15 +144,6 @@ def test_the_proxy_side_fixes_stream_even_when_the_header_is_ignored(
     arrivals = arrival_times(proxy.url, QUESTION)
     assert arrivals[-1][1] == "done"
     assert arrivals[-1][0] - arrivals[0][0] > STREAM_SECONDS / 2
-
-
-@pytest.mark.slow
-def test_arrival_times_direct_match_the_paced_run(upstream: str) -> None:
-    arrivals = arrival_times(upstream, QUESTION)
-    times = [t for t, _ in arrivals]
-    assert times == sorted(times)
-    assert arrivals[0][1] == "status" and arrivals[-1][1] == "done"
-    assert times[-1] - times[0] > STREAM_SECONDS / 2
 
 
 # -- keep-alives versus the proxy's idle timeout -------------------------------------------
@@ -252,39 +237,6 @@ def test_the_handle_replaces_by_name_stops_and_cleans_up(upstream: str) -> None:
     assert "running" not in repr(first)
 
 
-def test_every_path_nginx_writes_is_in_the_work_directory(tmp_path: Path) -> None:
-    config = render_config("http://127.0.0.1:8000", port=8080, workdir=tmp_path)
-    paths = [
-        word.strip('";') for word in config.split() if word.startswith(('"/', "/")) and word != "/"
-    ]
-    assert len(paths) >= 8
-    assert all(Path(p).is_relative_to(tmp_path) for p in paths), paths
-    assert "daemon off;" in config and "listen 127.0.0.1:8080;" in config
-    assert "proxy_pass http://127.0.0.1:8000;" in config
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    assert ("user " in config) == as_root
-
-
-def test_directives_go_on_the_location_and_knobs_on_the_server(tmp_path: Path) -> None:
-    config = render_config(
-        "http://localhost:8000/",
-        port=8080,
-        workdir=tmp_path,
-        accel_buffering="ignore",
-        buffering=False,
-        read_timeout=2.5,
-        directives=["  proxy_buffering on;  "],
-    )
-    server, location = config.split("location / {")
-    assert "proxy_buffering off;" in server and "proxy_read_timeout 2500ms;" in server
-    assert "proxy_ignore_headers X-Accel-Buffering;" in server
-    assert "proxy_buffering on;" in location and "proxy_pass http://localhost:8000;" in location
-    plain = render_config("http://127.0.0.1:8000", port=8080, workdir=tmp_path, gzip=False)
-    assert (
-        "gzip" not in plain and "proxy_read_timeout" not in plain and "proxy_buffering" not in plain
-    )
-
-
 @pytest.mark.slow
 def test_a_config_nginx_refuses_raises_with_its_own_words(upstream: str) -> None:
     require_nginx()
@@ -340,8 +292,3 @@ def test_bad_arguments_are_refused_before_anything_starts(
     arguments: dict[str, Any] = {"upstream": "http://127.0.0.1:8000", **kwargs}
     with pytest.raises(error, match=message):
         start_nginx(arguments.pop("upstream"), **arguments)
-
-
-def test_a_bad_port_is_refused_by_render_config(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="port must be an int from 1 to 65535"):
-        render_config("http://127.0.0.1:8000", port=0, workdir=tmp_path)

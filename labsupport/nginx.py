@@ -1,0 +1,307 @@
+"""A real nginx in front of the lab server, on a loopback port, to see what a proxy does to a stream.
+
+    >>> proxy = start_nginx(server.url)                  # doctest: +SKIP
+    >>> proxy.url                                          # doctest: +SKIP
+    'http://127.0.0.1:40213'
+    >>> proxy.stop()                                       # doctest: +SKIP
+
+Production traffic usually reaches an app through a reverse proxy, and a proxy
+may hold a response back and pass it on in big pieces, which turns a token
+stream into one late block. This module runs nginx, the most common one, with
+a config from ``labsupport.nginx_config``, whose docstring says what each knob
+of ``start_nginx`` does to a stream.
+
+How it runs: the config in a fresh temporary directory that holds everything
+nginx writes (pid file, error and access logs, temp files), so it needs no
+system paths and works as root or not; ``daemon off`` as a child process;
+``stop()`` ends it and removes the directory. Starting again under the same
+``name`` replaces the old one, so re-running a notebook cell just works. It
+needs only the standard library, so ``labsupport.doctor`` can ask
+``find_nginx()`` in any environment.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from .nginx_config import AccelBuffering, render_config
+
+__all__ = [
+    "INSTALL_HINT",
+    "NginxNotFound",
+    "NginxProxy",
+    "NginxStartError",
+    "find_nginx",
+    "start_nginx",
+    "stop_all",
+]
+
+INSTALL_HINT = "sudo apt-get install nginx"
+
+# Where distributions put the binary; /usr/sbin is often not on a normal user's PATH.
+_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+_STARTUP_TIMEOUT = 10.0
+_STOP_TIMEOUT = 5.0
+_START_ATTEMPTS = 3  # a free port may be taken by another program before nginx binds it
+
+_registry_lock = threading.Lock()
+_proxies: dict[str, NginxProxy] = {}
+
+
+class NginxNotFound(FileNotFoundError):
+    """No nginx binary on this machine; the message says how to install one."""
+
+
+class NginxStartError(RuntimeError):
+    """nginx refused the config or did not start; ``log_lines`` holds what it said."""
+
+    def __init__(self, message: str, log_lines: Sequence[str] = ()) -> None:
+        self.log_lines = list(log_lines)
+        details = "\n".join(f"  {line}" for line in self.log_lines)
+        super().__init__(f"{message}\nnginx said:\n{details}" if details else message)
+
+
+def find_nginx() -> str | None:
+    """The nginx binary's path (``LAB_NGINX``, then ``PATH``, then the usual places), or None."""
+    configured = os.environ.get("LAB_NGINX")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    found = shutil.which("nginx")
+    if found:
+        return found
+    for candidate in _CANDIDATES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _require_nginx(nginx: str | None) -> str:
+    if nginx is not None:
+        if not isinstance(nginx, str) or not os.access(nginx, os.X_OK):
+            raise NginxNotFound(f"nginx={nginx!r} is not an executable file")
+        return nginx
+    found = find_nginx()
+    if found is None:
+        where = os.environ.get("LAB_NGINX")
+        extra = f" (LAB_NGINX={where!r} is not an executable file)" if where else ""
+        raise NginxNotFound(
+            f"nginx is not installed{extra}; install it with: {INSTALL_HINT} "
+            "(the lab starts its own copy on a loopback port; the system service can stay stopped)"
+        )
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+class NginxProxy:
+    """A running nginx: ``url``, ``config``, ``error_log()``, ``stop()``; also a context manager."""
+
+    def __init__(
+        self, *, name: str, upstream: str, nginx: str, config: str, port: int, workdir: Path
+    ) -> None:
+        self.name = name
+        self.upstream = upstream
+        self.nginx = nginx
+        self.config = config
+        self.port = port
+        self.workdir = workdir
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where the proxy answers, e.g. ``http://127.0.0.1:40213``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the nginx process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def error_log(self) -> list[str]:
+        """nginx's own log lines so far (startup problems, upstream timeouts, ...)."""
+        lines: list[str] = []
+        for name in ("stderr.log", "error.log"):
+            with contextlib.suppress(OSError):
+                lines += (self.workdir / name).read_text(errors="replace").splitlines()
+        return lines
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<NginxProxy {self.name!r} {self.url} -> {self.upstream} {state}>"
+
+    def __enter__(self) -> NginxProxy:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        (self.workdir / "nginx.conf").write_text(self.config)
+        with (self.workdir / "stderr.log").open("wb") as stderr:
+            self._process = subprocess.Popen(
+                [self.nginx, "-p", f"{self.workdir}/", "-c", str(self.workdir / "nginx.conf")],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                cwd=self.workdir,
+                start_new_session=True,  # a Ctrl-C in the terminal or kernel is not meant for it
+            )
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        # nginx writes its pid file only after binding the port: then a connect proves it is ours.
+        while not ((self.workdir / "nginx.pid").exists() and _accepts(self.port)):
+            if self._process.poll() is not None:
+                raise NginxStartError(
+                    f"nginx exited with code {self._process.returncode} while starting",
+                    self._interesting_lines(),
+                )
+            if time.monotonic() > deadline:
+                self._terminate()
+                raise NginxStartError(
+                    f"nginx did not answer on {self.url} within {_STARTUP_TIMEOUT:g} s",
+                    self._interesting_lines(),
+                )
+            time.sleep(0.01)
+
+    def _interesting_lines(self) -> list[str]:
+        lines = self.error_log()
+        problems = [
+            line for line in lines if "[emerg]" in line or "[alert]" in line or "[crit]" in line
+        ]
+        return problems or lines[-10:]
+
+    def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # SIGTERM: nginx's fast shutdown, open connections are closed
+        try:
+            process.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(_STOP_TIMEOUT)
+
+    def stop(self) -> None:
+        """Stop nginx (open streams are cut) and remove its temporary directory."""
+        self._terminate()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        with _registry_lock:
+            if _proxies.get(self.name) is self:
+                del _proxies[self.name]
+
+
+def _launch(
+    name: str, upstream: str, binary: str, config_for: Callable[[int, Path], str]
+) -> NginxProxy:
+    """A started proxy on a free port, trying another port when one is taken under us."""
+    last_error: NginxStartError | None = None
+    for _attempt in range(_START_ATTEMPTS):
+        workdir = Path(tempfile.mkdtemp(prefix="lab-nginx-"))
+        port = _free_port()
+        proxy = NginxProxy(
+            name=name,
+            upstream=upstream,
+            nginx=binary,
+            config=config_for(port, workdir),
+            port=port,
+            workdir=workdir,
+        )
+        try:
+            proxy._start()
+        except NginxStartError as exc:
+            proxy.stop()
+            if not any("Address already in use" in line for line in exc.log_lines):
+                raise
+            last_error = exc
+            continue
+        return proxy
+    assert last_error is not None
+    raise last_error
+
+
+def start_nginx(
+    upstream: str,
+    *,
+    accel_buffering: AccelBuffering = "honour",
+    gzip: bool = True,
+    buffering: bool = True,
+    read_timeout: float | None = None,
+    directives: Sequence[str] = (),
+    name: str = "lab",
+    nginx: str | None = None,
+) -> NginxProxy:
+    """Start nginx on a free 127.0.0.1 port as a reverse proxy for ``upstream``; returns its handle.
+
+    ``accel_buffering``: ``"honour"`` the upstream's ``X-Accel-Buffering: no`` (nginx's
+    default) or ``"ignore"`` it. ``gzip``: compress event streams. ``buffering=False``
+    turns nginx's buffering off for every response. ``read_timeout``: seconds nginx waits for the upstream's next bytes
+    before it gives up (None: nginx's 60 s). ``directives``: extra lines for the
+    ``location``, each ending in ``;``. ``nginx``: the binary (default: ``find_nginx()``).
+
+    Raises ``NginxNotFound`` when there is no nginx, ``NginxStartError`` with nginx's
+    own log lines when it refuses to start, ``TypeError``/``ValueError`` on bad arguments.
+    A proxy started earlier under the same ``name`` is stopped first.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty str, got {name!r}")
+
+    def config_for(port: int, workdir: Path) -> str:
+        return render_config(
+            upstream,
+            port=port,
+            workdir=workdir,
+            accel_buffering=accel_buffering,
+            gzip=gzip,
+            buffering=buffering,
+            read_timeout=read_timeout,
+            directives=directives,
+        )
+
+    config_for(1, Path("/"))  # validate everything before touching the disk or the registry
+    binary = _require_nginx(nginx)
+    with _registry_lock:
+        old = _proxies.pop(name, None)
+    if old is not None:
+        old.stop()
+    proxy = _launch(name, upstream, binary, config_for)
+    with _registry_lock:
+        _proxies[name] = proxy
+    return proxy
+
+
+def stop_all() -> None:
+    """Stop every nginx started in this process."""
+    with _registry_lock:
+        proxies = list(_proxies.values())
+    for proxy in proxies:
+        proxy.stop()
+
+
+# No nginx outlives the kernel or interpreter that started it.
+atexit.register(stop_all)
