@@ -8,7 +8,8 @@ The agent emits small typed events as it works; everything else renders them.
 
 from __future__ import annotations
 
-from .agent import MAX_QUESTION_CHARS, achat_stream, chat_stream, new_run_id
+from .agent import achat_stream, chat_stream
+from .agent_args import MAX_QUESTION_CHARS
 from .corpus import DOCUMENTS, Document, Hit, get_document, search
 from .events import (
     EVENT_TYPES,
@@ -37,6 +38,7 @@ from .lifecycle import (
     validate_stream,
 )
 from .mockllm import PRICES, MockLLM, MockModelError, Prices, count_tokens, tokenize
+from .numbering import new_run_id
 from .runstate import RunState, Step
 from .terminal import TerminalRenderer, format_cost, render
 

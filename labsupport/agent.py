@@ -17,11 +17,10 @@ is generated or billed, and every ``finally`` runs.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator, Generator
-from typing import Any
 
 from ._pacing import Pause, adrive, drive
+from .agent_args import check_k, check_question, check_run_id
 from .corpus import search
 from .events import (
     CitationEvent,
@@ -32,67 +31,20 @@ from .events import (
     Source,
     StatusEvent,
     ThoughtEvent,
-    TokenEvent,
     ToolCallEvent,
     ToolResultEvent,
 )
 from .mockllm import MockLLM, MockModelError
+from .numbering import Numbering, new_run_id
 
-__all__ = ["MAX_QUESTION_CHARS", "TOOL_NAME", "achat_stream", "chat_stream", "new_run_id"]
+__all__ = ["TOOL_NAME", "achat_stream", "chat_stream"]
 
-MAX_QUESTION_CHARS = 2000
 TOOL_NAME = "search_kb"
-
-
-def new_run_id() -> str:
-    """A fresh, unique run id such as ``run_3f9a1c0b7d2e``."""
-    return f"run_{uuid.uuid4().hex[:12]}"
-
-
-def _check_question(question: object) -> str:
-    if not isinstance(question, str):
-        raise TypeError(f"question must be a str, got {type(question).__name__}")
-    if not question.strip():
-        raise ValueError("question must not be empty")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ValueError(
-            f"question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
-        )
-    return question
-
-
-def _check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10:
-        raise ValueError(f"k must be an int from 1 to 10, got {k!r}")
-    return k
-
-
-class _Numbering:
-    """Stamps events with the run id and the next sequence number."""
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.seq = 0
-
-    def __call__(self, cls: type[Any], **fields: Any) -> Event:
-        event: Event = cls(run_id=self.run_id, seq=self.seq, **fields)
-        self.seq += 1
-        return event
-
-    def token(self, text: str) -> TokenEvent:
-        """A token event: the hot path of every answer, so built directly.
-
-        Measured: pydantic's validating constructor (about 1.8 µs here) beats
-        ``model_construct`` (about 4.5 µs), which resolves defaults in Python.
-        """
-        event = TokenEvent(run_id=self.run_id, seq=self.seq, text=text)
-        self.seq += 1
-        return event
 
 
 def _run(question: str, llm: MockLLM, k: int, run_id: str) -> Generator[Event | Pause, None, None]:
     """The agent itself, free of any clock: yields events, and pauses where time passes."""
-    emit = _Numbering(run_id)
+    emit = Numbering(run_id)
     answer = None
     try:
         yield emit(StatusEvent, message="thinking")
@@ -134,12 +86,11 @@ def _run(question: str, llm: MockLLM, k: int, run_id: str) -> Generator[Event | 
 def _start(
     question: str, llm: MockLLM | None, k: int, run_id: str | None
 ) -> Generator[Event | Pause, None, None]:
-    _check_question(question)
-    _check_k(k)
+    check_question(question)
+    check_k(k)
+    check_run_id(run_id)
     if llm is not None and not isinstance(llm, MockLLM):
         raise TypeError(f"llm must be a MockLLM, got {type(llm).__name__}")
-    if run_id is not None and (not isinstance(run_id, str) or not run_id):
-        raise ValueError(f"run_id must be a non-empty str, got {run_id!r}")
     return _run(question, llm or MockLLM(), k, run_id or new_run_id())
 
 

@@ -29,9 +29,9 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
-from .agent import _Numbering, new_run_id
 from .events import CostEvent, DoneEvent, ErrorEvent, Event, StatusEvent, TokenEvent, ToolCallEvent
 from .mockllm import PRICES, Prices
+from .numbering import Numbering, new_run_id
 
 __all__ = [
     "AssembledToolCall",
@@ -198,7 +198,7 @@ class ChunkReader:
     events only in ``tool_call_events``, when their arguments are complete.
     """
 
-    def __init__(self, emit: _Numbering, *, prices: Mapping[str, Prices] | None = None) -> None:
+    def __init__(self, emit: Numbering, *, prices: Mapping[str, Prices] | None = None) -> None:
         self.emit = emit
         self.prices = prices
         self.model = ""
@@ -298,7 +298,7 @@ def events_from_stream(
     Ask for ``stream_options={"include_usage": True}`` to get a real cost.
     Closing this generator closes ``stream``, so the server sees the disconnect.
     """
-    reader = ChunkReader(_Numbering(run_id or new_run_id()), prices=prices)
+    reader = ChunkReader(Numbering(run_id or new_run_id()), prices=prices)
     try:
         for chunk in stream:
             yield from reader.feed(chunk)
@@ -320,7 +320,7 @@ async def aevents_from_stream(
     prices: Mapping[str, Prices] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """The ``async for`` twin of ``events_from_stream``, for ``AsyncOpenAI`` streams."""
-    reader = ChunkReader(_Numbering(run_id or new_run_id()), prices=prices)
+    reader = ChunkReader(Numbering(run_id or new_run_id()), prices=prices)
     try:
         async for chunk in stream:
             for event in reader.feed(chunk):

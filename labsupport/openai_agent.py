@@ -28,7 +28,8 @@ from typing import Any
 from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import ChatCompletionChunk
 
-from .agent import TOOL_NAME, _check_k, _check_question, _Numbering, new_run_id
+from .agent import TOOL_NAME
+from .agent_args import check_k, check_question, check_run_id
 from .corpus import Hit, search
 from .events import (
     CitationEvent,
@@ -42,6 +43,7 @@ from .events import (
     ToolResultEvent,
 )
 from .mockllm import Prices
+from .numbering import Numbering, new_run_id
 from .openai_adapter import ChunkReader
 
 __all__ = [
@@ -136,7 +138,7 @@ class _AgentRun:
         self.k = k
         self.prices = prices
         self.max_tool_rounds = max_tool_rounds
-        self.emit = _Numbering(run_id)
+        self.emit = Numbering(run_id)
         self.messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": question},
@@ -266,12 +268,11 @@ def _start(
     prices: Mapping[str, Prices] | None,
     max_tool_rounds: int,
 ) -> _AgentRun:
-    _check_question(question)
-    _check_k(k)
+    check_question(question)
+    check_k(k)
+    check_run_id(run_id)
     if model is not None and (not isinstance(model, str) or not model):
         raise ValueError(f"model must be a non-empty str, got {model!r}")
-    if run_id is not None and (not isinstance(run_id, str) or not run_id):
-        raise ValueError(f"run_id must be a non-empty str, got {run_id!r}")
     if (
         isinstance(max_tool_rounds, bool)
         or not isinstance(max_tool_rounds, int)

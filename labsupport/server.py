@@ -43,10 +43,11 @@ from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.types import Receive, Scope, Send
 
-from .agent import MAX_QUESTION_CHARS, new_run_id
 from .agent_api import Agent, MockAgent
+from .agent_args import MAX_QUESTION_CHARS
 from .events import Event
 from .mockllm import MockLLM
+from .numbering import new_run_id
 from .openai_compat import create_openai_router
 from .runs import ResumeError, Run, RunRegistry, WireEncoder, parse_last_event_id
 from .sse import KEEPALIVE, MEDIA_TYPE, STREAM_HEADERS, encode_event, event_id

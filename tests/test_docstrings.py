@@ -9,7 +9,16 @@ import pytest
 
 import labsupport
 
-MODULES = ["events", "corpus", "mockllm", "lifecycle", "runstate", "agent_api"]
+MODULES = [
+    "events",
+    "corpus",
+    "mockllm",
+    "lifecycle",
+    "runstate",
+    "agent_api",
+    "numbering",
+    "agent_args",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -13,10 +13,10 @@ from openai.types.chat.chat_completion_chunk import (
     ChoiceDeltaToolCallFunction,
 )
 
-from labsupport.agent import _Numbering
 from labsupport.events import Event
 from labsupport.lifecycle import check_stream
 from labsupport.mockllm import PRICES, Prices, count_tokens
+from labsupport.numbering import Numbering
 from labsupport.openai_adapter import (
     AssembledToolCall,
     ChunkReader,
@@ -172,7 +172,7 @@ def test_error_code_of_other_exceptions_is_internal_error() -> None:
 
 
 def test_reader_notes_a_stream_without_usage() -> None:
-    reader = ChunkReader(_Numbering("run_t"))
+    reader = ChunkReader(Numbering("run_t"))
     notes = reader.cost_events()
     assert [e.type for e in notes] == ["status", "status", "cost"]
     assert "no usage" in notes[0].message  # type: ignore[union-attr]
