@@ -110,6 +110,7 @@ from .events import (
     ToolCallEvent,
     ToolResultEvent,
 )
+from .json_errors import error_path, json_type
 
 __all__ = ["CANCELLED_CODE", "AguiEncoder", "parse_request"]
 
@@ -130,7 +131,7 @@ def parse_request(payload: object) -> tuple[str, AguiEncoder]:
     """
     if not isinstance(payload, dict):
         raise ValueError(
-            f"the body must be a JSON object (a RunAgentInput), got {_json_type(payload)}"
+            f"the body must be a JSON object (a RunAgentInput), got {json_type(payload)}"
         )
     try:
         run_input = RunAgentInput.model_validate(payload)
@@ -163,7 +164,7 @@ def _last_user_text(run_input: RunAgentInput) -> str:
 def _describe(exc: ValidationError, payload: object) -> str:
     """The validation problems as ``path: what is wrong``, one per bad field."""
     errors = exc.errors(include_url=False)
-    paths = [_path(error, payload) for error in errors]
+    paths = [error_path(error, payload) for error in errors]
     problems: dict[str, list[ErrorDetails]] = {}
     for error, path in zip(errors, paths, strict=True):
         # In a union, the branch that got deeper says more than the one that failed at once.
@@ -173,27 +174,6 @@ def _describe(exc: ValidationError, payload: object) -> str:
     more = len(lines) - _MAX_PROBLEMS
     text = "; ".join(lines[:_MAX_PROBLEMS])
     return f"{text} (and {more} more)" if more > 0 else text
-
-
-def _path(error: ErrorDetails, payload: object) -> str:
-    """``messages[0].content`` for a pydantic location, without the union branch labels.
-
-    A location mixes the input's keys and indexes with labels naming union
-    branches (``'user'``, ``'str'``); walking the input tells them apart.
-    """
-    loc = error["loc"]
-    data: Any = payload
-    path = ""
-    for i, item in enumerate(loc):
-        if isinstance(item, int) and isinstance(data, list):
-            path += f"[{item}]"
-            data = data[item] if 0 <= item < len(data) else None
-        elif isinstance(data, dict) and item in data:
-            path += f".{item}" if path else str(item)
-            data = data[item]
-        elif error["type"] == "missing" and i == len(loc) - 1:
-            path += f".{item}" if path else str(item)
-    return path
 
 
 def _reason(errors: list[ErrorDetails]) -> str:
@@ -211,13 +191,7 @@ def _reason(errors: list[ErrorDetails]) -> str:
         return "required, but missing"
     # "Input should be a valid string", "Input should be a valid list": name each branch once.
     wanted = [str(e["msg"]).removeprefix("Input ").removeprefix("should be ") for e in errors]
-    return f"should be {' or '.join(dict.fromkeys(wanted))}, got {_json_type(first.get('input'))}"
-
-
-def _json_type(value: object) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    names.update({list: "an array", dict: "an object"})
-    return "null" if value is None else names.get(type(value), type(value).__name__)
+    return f"should be {' or '.join(dict.fromkeys(wanted))}, got {json_type(first.get('input'))}"
 
 
 class AguiEncoder:

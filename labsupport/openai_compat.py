@@ -461,7 +461,7 @@ def create_openai_router(
             try:
                 parsed = ChatCompletionRequest.model_validate(body)
             except ValidationError as exc:
-                raise error_from_validation(exc) from None
+                raise error_from_validation(exc, body) from None
             if parsed.model not in model_names:
                 raise _unknown_model(parsed.model, model_names)
             run = _Run(_plan(parsed, mock), mock, parsed.token_limit)

@@ -13,10 +13,11 @@ Errors keep OpenAI's shape, which is what makes the SDK raise the right class
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .json_errors import error_path
 
 __all__ = [
     "ChatCompletionRequest",
@@ -173,27 +174,10 @@ class WireError(Exception):
         )
 
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
-
-
-def _param(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as OpenAI spells a parameter: ``messages[0].role``.
-
-    Union branches in the location (``"str"``, ``"literal['none','auto']"``) are dropped.
-    """
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENTIFIER.match(part) and part not in ("str", "list", "function-after"):
-            out += f".{part}" if out else part
-    return out
-
-
-def error_from_validation(exc: ValidationError) -> WireError:
+def error_from_validation(exc: ValidationError, payload: object) -> WireError:
     """A 400 naming the first bad parameter, worded like OpenAI's own messages."""
     first = exc.errors(include_url=False)[0]
-    param = _param(tuple(first["loc"])) or None
+    param = error_path(first, payload) or None
     if first["type"] == "missing":
         message = f"Missing required parameter: '{param}'."
         return WireError(400, message, param=param, code="missing_required_parameter")

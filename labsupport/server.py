@@ -46,6 +46,7 @@ from starlette.types import Receive, Scope, Send
 from .agent_api import Agent, MockAgent
 from .agent_args import MAX_QUESTION_CHARS
 from .events import Event
+from .json_errors import json_type
 from .mockllm import MockLLM
 from .numbering import new_run_id
 from .openai_compat import create_openai_router
@@ -273,7 +274,7 @@ def _check_message(message: object, where: str, limit: int) -> str | JSONRespons
     if message is None:
         return _problem(422, f"{where} is required")
     if not isinstance(message, str):
-        return _problem(422, f"{where} must be a string, got {_json_type(message)}")
+        return _problem(422, f"{where} must be a string, got {json_type(message)}")
     if not message.strip():
         return _problem(422, f"{where} must not be empty")
     if len(message) > limit:
@@ -281,17 +282,6 @@ def _check_message(message: object, where: str, limit: int) -> str | JSONRespons
             422, f"{where} is {len(message)} characters long; the limit is {limit} characters"
         )
     return message
-
-
-def _json_type(value: object) -> str:
-    names = {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "an array",
-        dict: "an object",
-    }
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 async def _read_json(request: Request, limit: int) -> object | JSONResponse:
@@ -326,7 +316,7 @@ async def _read_json_message(request: Request, limit: int) -> str | JSONResponse
     if not isinstance(payload, dict):
         return _problem(
             422,
-            f'request body must be a JSON object like {{"message": "..."}}, got {_json_type(payload)}',
+            f'request body must be a JSON object like {{"message": "..."}}, got {json_type(payload)}',
         )
     unexpected = sorted(set(payload) - {"message"})
     if unexpected:

@@ -67,6 +67,7 @@ from .events import (
     ToolCallEvent,
     ToolResultEvent,
 )
+from .json_errors import error_path, json_type
 from .sse import MEDIA_TYPE, STREAM_HEADERS
 
 __all__ = [
@@ -150,17 +151,9 @@ class ChatRequest(_Wire):
         raise ValueError("messages holds no message with role 'user': there is no question")
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as a reader writes it: ``messages[0].parts[1].text``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _describe(error: ErrorDetails) -> str:
+def _describe(error: ErrorDetails, payload: object) -> str:
     """One validation error as a sentence that names the field and what it got."""
-    path = _path(tuple(error["loc"]))
+    path = error_path(error, payload)
     where = f"field '{path}'" if path else "the body"
     if error["type"] == "missing":
         return f"{where} is required"
@@ -175,16 +168,8 @@ def _describe(error: ErrorDetails) -> str:
         got = json.dumps(value)
         got = got if len(got) <= 40 else got[:37] + "..."
     else:
-        got = _json_type(value)
+        got = json_type(value)
     return f"{where}: {reason}, got {got}"
-
-
-def _json_type(value: object) -> str:
-    """What a JSON value is, in words: ``an array``, ``a number``, ``null``."""
-    if value is None:
-        return "null"
-    kinds = ((bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "an array"))
-    return next((name for kind, name in kinds if isinstance(value, kind)), "an object")
 
 
 def parse_request(payload: object) -> tuple[str, VercelEncoder]:
@@ -196,12 +181,12 @@ def parse_request(payload: object) -> tuple[str, VercelEncoder]:
     if not isinstance(payload, dict):
         raise ValueError(
             'the body must be a JSON object like {"id": "...", "messages": [...], '
-            f'"trigger": "submit-message"}}, got {_json_type(payload)}'
+            f'"trigger": "submit-message"}}, got {json_type(payload)}'
         )
     try:
         request = ChatRequest.model_validate(payload)
     except ValidationError as exc:
-        raise ValueError(_describe(exc.errors(include_url=False)[0])) from None
+        raise ValueError(_describe(exc.errors(include_url=False)[0], payload)) from None
     return request.question(), VercelEncoder()
 
 

@@ -441,7 +441,7 @@ def test_validation_error_names_the_param_as_openai_spells_it(
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         ChatCompletionRequest.model_validate(body)
-    error = error_from_validation(caught.value)
+    error = error_from_validation(caught.value, body)
     assert error.status == 400
     assert error.body.error.param == param
     assert error.body.error.message.startswith(f"Invalid value for '{param}': ")
