@@ -14,6 +14,7 @@ from .events import Event, TokenEvent
 
 __all__ = ["Numbering", "new_run_id"]
 
+
 def new_run_id() -> str:
     """A fresh, unique run id such as ``run_3f9a1c0b7d2e``."""
     return f"run_{uuid.uuid4().hex[:12]}"
