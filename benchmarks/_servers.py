@@ -36,6 +36,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from labsupport.agent import achat_stream, chat_stream
+from labsupport.agent_api import MockAgent
 from labsupport.events import Event, TokenEvent
 from labsupport.longanswer import LongAnswerLLM
 from labsupport.server import ServerSettings, create_app
@@ -77,24 +78,29 @@ class _Recorder:
         self.runs.append({"tokens": tokens, "finally_at": time.monotonic()})
 
 
-def _lab_app(spec: dict[str, Any], recorder: _Recorder) -> Any:
-    llm = _llm(spec)
+class _RecordingAgent(MockAgent):
+    """The mock agent, noting after each run how many tokens its model made."""
 
-    async def recording_agent(
-        message: str, *, llm: LongAnswerLLM, k: int, run_id: str
-    ) -> AsyncIterator[Event]:
-        inner = achat_stream(message, llm=llm, k=k, run_id=run_id)
-        before = llm.tokens_generated
+    def __init__(self, llm: LongAnswerLLM, recorder: _Recorder) -> None:
+        super().__init__(llm)
+        self._recorder = recorder
+
+    async def stream(self, question: str, *, k: int, run_id: str) -> AsyncIterator[Event]:
+        inner = achat_stream(question, llm=self.llm, k=k, run_id=run_id)
+        before = self.llm.tokens_generated
         try:
             async for event in inner:
                 yield event
         finally:
             # The agent's own finally (the model stops billing) runs inside this aclose.
             await inner.aclose()
-            recorder.record(llm.tokens_generated - before)
+            self._recorder.record(self.llm.tokens_generated - before)
 
-    agent = recording_agent if spec.get("record") else achat_stream
-    app = create_app(ServerSettings(llm=llm, agent=agent))
+
+def _lab_app(spec: dict[str, Any], recorder: _Recorder) -> Any:
+    llm = _llm(spec)
+    agent = _RecordingAgent(llm, recorder) if spec.get("record") else MockAgent(llm)
+    app = create_app(ServerSettings(llm=llm), agent=agent)
 
     @app.get("/bench/runs")
     async def runs() -> list[dict[str, Any]]:
