@@ -17,7 +17,8 @@ class Metric:
     """A figure of the lab beside its baseline from the same run, and whether it meets its target.
 
     ``ratio`` is ``value / baseline_value`` (``None`` when the baseline is zero);
-    ``better`` says which direction is good.
+    ``better`` says which direction is good. A metric that is not ``gated`` is shown for
+    information: it has no target to miss (``met`` is always true).
     """
 
     key: str
@@ -29,6 +30,7 @@ class Metric:
     target: str
     met: bool
     better: str = "lower"
+    gated: bool = True
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,7 +111,7 @@ def table(metrics: list[Metric]) -> str:
                 f"{_fmt(m.baseline_value, m.unit)} ({m.baseline_name})",
                 "n/a" if ratio is None else f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.1g}x",
                 m.target,
-                "yes" if m.met else "NO",
+                "-" if not m.gated else "yes" if m.met else "NO",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
