@@ -29,9 +29,7 @@ Try it:
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,27 +37,22 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.types import Receive, Scope, Send
 
 from .agent_api import Agent, MockAgent
 from .agent_args import MAX_QUESTION_CHARS
-from .events import Event
-from .json_errors import json_type
+from .live_run import RunLimits
 from .mockllm import MockLLM
-from .numbering import new_run_id
 from .openai_compat import create_openai_router
-from .runs import ResumeError, Run, RunRegistry, WireEncoder, parse_last_event_id
-from .sse import KEEPALIVE, MEDIA_TYPE, STREAM_HEADERS, encode_event, event_id
+from .request_checks import check_message, read_json_message
+from .run_registry import RunRegistry
+from .run_requests import Lab, cancel, dialect_endpoint, stream
+from .sse import MEDIA_TYPE
 
 __all__ = [
     "DEFAULT_CORS_ORIGINS",
     "STATS_FIELDS",
-    "DialectParser",
-    "LabEncoder",
     "ServerSettings",
-    "WireEncoder",
     "app",
     "create_app",
     "stream_closer",
@@ -83,12 +76,6 @@ STATS_FIELDS: tuple[str, ...] = (
     "runs_expired",
     "cancel_requests",
 )
-
-# How long EventSource waits before reconnecting to a resumable stream.
-_RECONNECT_MS = 1000
-
-# A JSON body holding the longest allowed message, escaped, fits in this many bytes per char.
-_BYTES_PER_CHAR = 12
 
 
 class ServerSettings(BaseModel):
@@ -152,248 +139,6 @@ class ServerSettings(BaseModel):
         )
 
 
-class LabEncoder:
-    """The lab's own dialect: one SSE block per event, ``id: <run_id>:<seq>``.
-
-    With ``retry_ms`` the first block also sets the reconnection delay that
-    ``EventSource`` waits before it reconnects (browsers default to seconds).
-    """
-
-    media_type = MEDIA_TYPE
-    headers: Mapping[str, str] = {}
-
-    def __init__(self, retry_ms: int | None = None) -> None:
-        self._retry_ms = retry_ms
-
-    def encode(self, event: Event) -> bytes:
-        if self._retry_ms is None:
-            return encode_event(event)
-        retry, self._retry_ms = self._retry_ms, None
-        return format_sse_event(
-            data_str=event.to_json(), event=event.type, id=event_id(event), retry=retry
-        )
-
-
-DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
-"""Reads a dialect's request body: returns the question and the run's encoder, or raises ValueError."""
-
-
-class _Lab:
-    """What one app instance shares between requests: settings, agent, runs and counters."""
-
-    def __init__(self, settings: ServerSettings, agent: Agent) -> None:
-        self.settings = settings
-        self.agent = agent
-        self.runs = RunRegistry(
-            grace=settings.resume_grace_seconds,
-            replay_events=settings.replay_events,
-            replay_seconds=settings.replay_seconds,
-        )
-
-    def stats(self) -> dict[str, int | float]:
-        counters = self.runs.counters
-        spend = self.agent.spend()
-        return {
-            "active_streams": counters.active_streams,
-            "runs_started": counters.runs_started,
-            "runs_completed": counters.runs_completed,
-            "runs_cancelled": counters.runs_cancelled,
-            "runs_failed": counters.runs_failed,
-            "tokens_generated": spend.tokens_generated,
-            "cost_usd": round(spend.cost_usd, 8),
-            "streams_dropped": counters.streams_dropped,
-            "runs_parked": counters.runs_parked,
-            "runs_resumed": counters.runs_resumed,
-            "runs_expired": counters.runs_expired,
-            "cancel_requests": counters.cancel_requests,
-        }
-
-    def close_streams(self) -> None:
-        """End every run with an ``error`` event (``server_shutdown``); call on the server's loop."""
-        for run in self.runs.running():
-            self.runs.spawn(run.cancel("server_shutdown", "the server is shutting down"))
-
-
-class _RunStream(Response):
-    """One connection reading one run as a stream, from ``cursor`` on.
-
-    The run itself (the agent, its buffer) lives in ``labsupport.runs``; this
-    response only writes it out, sends keep-alives while the run is silent, and
-    tells the run when its client goes away.
-    """
-
-    def __init__(self, lab: _Lab, run: Run, cursor: int, *, resumed: bool = False) -> None:
-        self._lab = lab
-        self._run = run
-        self._cursor = cursor
-        self._resumed = resumed
-        self.status_code = 200
-        self.media_type = run.encoder.media_type
-        self.background = None
-        self.init_headers({**STREAM_HEADERS, **run.encoder.headers, "X-Run-ID": run.run_id})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lab, run = self._lab, self._run
-        counters = lab.runs.counters
-        reader = run.attach(self._cursor)
-        if self._resumed:
-            counters.runs_resumed += 1
-        counters.active_streams += 1
-        finished = False
-
-        async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            reader.gone = True
-            reader.notify()
-
-        async def write(body: bytes) -> None:
-            try:
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-            except OSError:  # the client is gone; uvicorn raises on some paths
-                reader.gone = True
-
-        watcher = asyncio.get_running_loop().create_task(watch_disconnect())
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            finished = await run.pump(reader, write, KEEPALIVE, lab.settings.keepalive_seconds)
-            if not reader.gone:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            watcher.cancel()
-            counters.active_streams -= 1
-            # Shielded: a cancelled request still closes the agent or parks the run.
-            await asyncio.shield(run.detach(reader, finished=finished))
-
-
-def _problem(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
-
-
-def _check_message(message: object, where: str, limit: int) -> str | JSONResponse:
-    if message is None:
-        return _problem(422, f"{where} is required")
-    if not isinstance(message, str):
-        return _problem(422, f"{where} must be a string, got {json_type(message)}")
-    if not message.strip():
-        return _problem(422, f"{where} must not be empty")
-    if len(message) > limit:
-        return _problem(
-            422, f"{where} is {len(message)} characters long; the limit is {limit} characters"
-        )
-    return message
-
-
-async def _read_json(request: Request, limit: int) -> object | JSONResponse:
-    """The request's JSON body, or the 4xx response that says why it cannot be read."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json":
-        got = repr(media_type) if media_type else "no Content-Type"
-        return _problem(415, f"Content-Type must be application/json, got {got}")
-    max_bytes = limit * _BYTES_PER_CHAR + 1024
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            return _problem(413, f"request body is larger than {max_bytes} bytes")
-    try:
-        payload = json.loads(bytes(body))
-    except json.JSONDecodeError as exc:
-        return _problem(
-            400,
-            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-        )
-    except UnicodeDecodeError:
-        return _problem(400, "request body is not valid JSON: it is not UTF-8 text")
-    parsed: object = payload
-    return parsed
-
-
-async def _read_json_message(request: Request, limit: int) -> str | JSONResponse:
-    payload = await _read_json(request, limit)
-    if isinstance(payload, JSONResponse):
-        return payload
-    if not isinstance(payload, dict):
-        return _problem(
-            422,
-            f'request body must be a JSON object like {{"message": "..."}}, got {json_type(payload)}',
-        )
-    unexpected = sorted(set(payload) - {"message"})
-    if unexpected:
-        return _problem(422, f"unexpected field {unexpected[0]!r}; the only field is 'message'")
-    return _check_message(payload.get("message"), "field 'message'", limit)
-
-
-def _start(lab: _Lab, message: str, encoder: WireEncoder | None = None) -> Response:
-    run_id = new_run_id()
-    try:
-        events = lab.agent.stream(message, k=lab.settings.k, run_id=run_id)
-    except (TypeError, ValueError) as exc:  # the agent refused the request before any event
-        return _problem(422, str(exc))
-    # Only the lab's own dialect carries event ids, so only it can be resumed.
-    resumable = lab.settings.resumable and encoder is None
-    if encoder is None:
-        encoder = LabEncoder(retry_ms=_RECONNECT_MS if resumable else None)
-    run = lab.runs.new_run(run_id, message, events, encoder, resumable=resumable)
-    return _RunStream(lab, run, 0)
-
-
-def _resume(lab: _Lab, message: str, last_event_id: str) -> Response:
-    """Continue the run that ``Last-Event-ID`` names, right after that event."""
-    try:
-        run_id, seq = parse_last_event_id(last_event_id)
-        if not lab.settings.resumable:
-            raise ResumeError(
-                409,
-                "this server does not resume runs (start it with ServerSettings(resumable=True)); "
-                "a dropped connection already stopped the run",
-            )
-        run = lab.runs.lookup(run_id)
-        if run.expired:
-            raise ResumeError(
-                410,
-                f"run {run_id} was cancelled: nobody reconnected within "
-                f"{lab.settings.resume_grace_seconds:g} s",
-            )
-        if not run.resumable:
-            raise ResumeError(409, f"run {run_id} cannot be resumed: it is not a lab stream")
-        if run.message != message:
-            raise ResumeError(
-                409, f"Last-Event-ID names run {run_id}, which answers a different message"
-            )
-        cursor = run.resume_cursor(seq)
-    except ResumeError as exc:
-        return _problem(exc.status, exc.detail)
-    return _RunStream(lab, run, cursor, resumed=True)
-
-
-def _stream(lab: _Lab, request: Request, message: str) -> Response:
-    last_event_id = request.headers.get("last-event-id")
-    if last_event_id is None:
-        return _start(lab, message)
-    return _resume(lab, message, last_event_id)
-
-
-def _dialect_endpoint(
-    lab: _Lab, parse: DialectParser, name: str
-) -> Callable[[Request], Awaitable[Response]]:
-    limit = lab.settings.max_message_chars
-
-    async def endpoint(request: Request) -> Response:
-        # Dialect bodies carry a conversation, so allow a few questions' worth of JSON.
-        payload = await _read_json(request, limit * 4)
-        if isinstance(payload, JSONResponse):
-            return payload
-        try:
-            message, encoder = parse(payload)
-        except ValueError as exc:
-            return _problem(422, f"not a valid {name} request: {exc}")
-        checked = _check_message(message, "the last user message", limit)
-        return checked if isinstance(checked, Response) else _start(lab, checked, encoder)
-
-    return endpoint
-
-
 _CHAT_REQUEST_SCHEMA: dict[str, Any] = {
     "required": True,
     "content": {
@@ -435,7 +180,7 @@ def create_app(
         raise TypeError(
             f"agent must have stream(question, *, k, run_id) and spend(), got {type(agent).__name__}"
         )
-    lab = _Lab(settings, agent)
+    lab = _lab(settings, agent)
     page = resources.files("labsupport").joinpath("static/index.html").read_text("utf-8")
 
     app = FastAPI(
@@ -461,30 +206,23 @@ def create_app(
     )
     async def chat_stream_post(request: Request) -> Response:
         """Answer ``message``, streaming the run's events as SSE."""
-        message = await _read_json_message(request, settings.max_message_chars)
-        return message if isinstance(message, Response) else _stream(lab, request, message)
+        message = await read_json_message(request, settings.max_message_chars)
+        return message if isinstance(message, Response) else stream(lab, request, message)
 
     @app.get("/chat/stream", responses=_STREAM_RESPONSES, response_class=Response)
     async def chat_stream_get(request: Request) -> Response:
         """The same stream for ``EventSource``, which can only GET: ``?message=...``."""
-        message = _check_message(
+        message = check_message(
             request.query_params.get("message"),
             "query parameter 'message'",
             settings.max_message_chars,
         )
-        return message if isinstance(message, Response) else _stream(lab, request, message)
+        return message if isinstance(message, Response) else stream(lab, request, message)
 
     @app.post("/runs/{run_id}/cancel")
     async def cancel_run(run_id: str) -> JSONResponse:
         """Stop a run now, whether a client is reading it or not; its stream ends with an error."""
-        lab.runs.counters.cancel_requests += 1
-        try:
-            run = lab.runs.lookup(run_id)
-        except ResumeError as exc:
-            return _problem(exc.status, exc.detail)
-        if not await asyncio.shield(run.cancel("cancelled", "the run was cancelled on request")):
-            return _problem(409, f"run {run_id} already ended: {run.outcome}")
-        return JSONResponse({"run_id": run_id, "outcome": run.outcome, "events": run.produced})
+        return await cancel(lab, run_id)
 
     @app.get("/stats")
     async def stats() -> dict[str, int | float]:
@@ -510,20 +248,32 @@ def create_app(
     return app
 
 
-def _add_dialects(app: FastAPI, lab: _Lab) -> None:
+def _lab(settings: ServerSettings, agent: Agent) -> Lab:
+    limits = RunLimits(grace=settings.resume_grace_seconds, replay_events=settings.replay_events)
+    return Lab(
+        agent=agent,
+        runs=RunRegistry(limits=limits, replay_seconds=settings.replay_seconds),
+        k=settings.k,
+        resumable=settings.resumable,
+        keepalive_seconds=settings.keepalive_seconds,
+        max_message_chars=settings.max_message_chars,
+    )
+
+
+def _add_dialects(app: FastAPI, lab: Lab) -> None:
     """The same runs in standard shapes, so stock AG-UI and AI SDK clients connect."""
     from . import agui, vercel  # the protocol libraries load only with the app
 
     app.add_api_route(
         "/ag-ui",
-        _dialect_endpoint(lab, agui.parse_request, "AG-UI RunAgentInput"),
+        dialect_endpoint(lab, agui.parse_request, "AG-UI RunAgentInput"),
         methods=["POST"],
         response_class=Response,
         summary="Run the agent, streaming AG-UI events (RunAgentInput in, SSE out)",
     )
     app.add_api_route(
         "/api/chat",
-        _dialect_endpoint(lab, vercel.parse_request, "AI SDK chat"),
+        dialect_endpoint(lab, vercel.parse_request, "AI SDK chat"),
         methods=["POST"],
         response_class=Response,
         summary="Run the agent, streaming an AI SDK UI message stream (useChat's default endpoint)",
@@ -538,7 +288,7 @@ def stream_closer(app: object) -> Callable[[], None] | None:
     """
     state = getattr(app, "state", None)
     lab = getattr(state, "lab", None)
-    return lab.close_streams if isinstance(lab, _Lab) else None
+    return lab.close_streams if isinstance(lab, Lab) else None
 
 
 app = create_app()

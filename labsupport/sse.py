@@ -7,20 +7,39 @@ The framing itself comes from FastAPI's encoder, which splits any line break
 in the data into separate ``data:`` lines; the lab's JSON never contains a raw
 line break anyway, so a token cannot end an event early or forge a new one.
 
+``LabEncoder`` writes a whole run in this format; ``WireEncoder`` is what
+every dialect's encoder (this one, AG-UI's, the AI SDK's) looks like to a run.
+
 Example:
     >>> encode_event(TokenEvent(run_id="run_demo", seq=7, text=" billing"))
     b'event: token\\ndata: {"type":"token","run_id":"run_demo","seq":7,"text":" billing"}\\nid: run_demo:7\\n\\n'
     >>> KEEPALIVE
     b': keep-alive\\n\\n'
+    >>> parse_last_event_id("run_3f9a1c0b7d2e:12")
+    ('run_3f9a1c0b7d2e', 12)
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Protocol
 
 from fastapi.sse import format_sse_event
 
 from .events import Event, from_json
 
-__all__ = ["KEEPALIVE", "MEDIA_TYPE", "STREAM_HEADERS", "decode_event", "encode_event", "event_id"]
+__all__ = [
+    "KEEPALIVE",
+    "MEDIA_TYPE",
+    "STREAM_HEADERS",
+    "LabEncoder",
+    "WireEncoder",
+    "decode_event",
+    "encode_event",
+    "event_id",
+    "parse_last_event_id",
+]
 
 MEDIA_TYPE = "text/event-stream"
 
@@ -34,6 +53,9 @@ STREAM_HEADERS: dict[str, str] = {
     # nginx (and proxies that copy its convention) would otherwise buffer the whole answer.
     "X-Accel-Buffering": "no",
 }
+
+
+_EVENT_ID = re.compile(r"(run_[0-9A-Za-z_-]{1,64}):(0|[1-9][0-9]{0,9})")
 
 
 def event_id(event: Event) -> str:
@@ -60,3 +82,54 @@ def decode_event(event_type: str, data: str, sse_id: str | None = None) -> Event
     if sse_id and sse_id != event_id(event):
         raise ValueError(f"SSE id {sse_id!r} does not match the data's {event_id(event)!r}")
     return event
+
+
+def parse_last_event_id(value: str) -> tuple[str, int]:
+    """Split an SSE id such as ``run_3f9a1c0b7d2e:12`` into ``("run_3f9a1c0b7d2e", 12)``.
+
+    Raises ``ValueError`` naming the value when it is not such an id.
+    """
+    match = _EVENT_ID.fullmatch(value.strip())
+    if match is None:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValueError(
+            "Last-Event-ID must be a run id and a sequence number such as "
+            f"'run_3f9a1c0b7d2e:12', got {shown!r}"
+        )
+    return match.group(1), int(match.group(2))
+
+
+class WireEncoder(Protocol):
+    """Turns one run's lab events into the bytes of a wire format (a "dialect").
+
+    ``encode`` is called once per event, in order, and every run ends with
+    exactly one ``done`` or ``error`` event: a crashing agent, a server shutdown
+    or a cancel each become an ``error`` event first.
+    """
+
+    media_type: str
+    headers: Mapping[str, str]
+
+    def encode(self, event: Event) -> bytes: ...
+
+
+class LabEncoder:
+    """The lab's own dialect: one SSE block per event, ``id: <run_id>:<seq>``.
+
+    With ``retry_ms`` the first block also sets the reconnection delay that
+    ``EventSource`` waits before it reconnects (browsers default to seconds).
+    """
+
+    media_type = MEDIA_TYPE
+    headers: Mapping[str, str] = {}
+
+    def __init__(self, retry_ms: int | None = None) -> None:
+        self._retry_ms = retry_ms
+
+    def encode(self, event: Event) -> bytes:
+        if self._retry_ms is None:
+            return encode_event(event)
+        retry, self._retry_ms = self._retry_ms, None
+        return format_sse_event(
+            data_str=event.to_json(), event=event.type, id=event_id(event), retry=retry
+        )

@@ -16,8 +16,14 @@ MODULES = [
     "lifecycle",
     "runstate",
     "agent_api",
-    "numbering",
     "agent_args",
+    "numbering",
+    "json_errors",
+    "sse",
+    "live_run",
+    "run_errors",
+    "run_registry",
+    "request_checks",
 ]
 
 

@@ -22,7 +22,14 @@ from labsupport.events import (
     StatusEvent,
     TokenEvent,
 )
-from labsupport.sse import KEEPALIVE, decode_event, encode_event, event_id
+from labsupport.sse import (
+    KEEPALIVE,
+    LabEncoder,
+    decode_event,
+    encode_event,
+    event_id,
+    parse_last_event_id,
+)
 
 GOLDEN: list[tuple[str, Event, bytes]] = [
     (
@@ -207,3 +214,17 @@ def test_tricky_token_text_survives_the_wire(text: str) -> None:
     sent = TokenEvent(run_id="run_p", seq=0, text=text)
     (block,) = parse(encode_event(sent), [])
     assert decode_event(block.event, block.data, block.id) == sent
+
+
+def test_lab_encoder_sets_the_reconnection_delay_on_the_first_block_only() -> None:
+    encoder = LabEncoder(retry_ms=1000)
+    first = encoder.encode(TokenEvent(run_id="run_r", seq=0, text="a"))
+    second = encoder.encode(TokenEvent(run_id="run_r", seq=1, text="b"))
+    assert first.endswith(b"id: run_r:0\nretry: 1000\n\n")
+    assert second == encode_event(TokenEvent(run_id="run_r", seq=1, text="b"))
+
+
+@pytest.mark.parametrize("value", ["run_a", "run_a:-1", "x:1", "run_a:01", ""])
+def test_a_malformed_last_event_id_is_refused_with_the_value(value: str) -> None:
+    with pytest.raises(ValueError, match="Last-Event-ID must be a run id and a sequence number"):
+        parse_last_event_id(value)

@@ -1,4 +1,4 @@
-"""Runs that live on the server, apart from the connection that reads them.
+"""A run that lives on the server, apart from the connection that reads it.
 
 A ``Run`` pulls the agent's events in a task of its own and keeps them, encoded
 for the wire, in a buffer. A ``Reader`` (one HTTP response) writes the buffer
@@ -17,31 +17,26 @@ What happens when the reader's connection goes away depends on the run:
   nobody comes back for is cancelled when ``grace`` seconds run out.
 
 An explicit cancel stops the run at once in both modes; the stream then ends
-with an ``error`` event whose code is ``cancelled``.
+with an ``error`` event whose code is ``cancelled``. A run knows nothing of who
+holds it: it counts into ``RunCounters`` and calls ``on_settled`` once it has
+ended and nobody reads it (``labsupport.run_registry`` keeps or forgets it then).
+
+>>> RunCounters().runs_started
+0
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from .events import TERMINAL_TYPES, ErrorEvent, Event
+from .run_errors import RunConflict, RunGone
+from .sse import WireEncoder
 
-__all__ = [
-    "READ_AHEAD",
-    "Outcome",
-    "Reader",
-    "ResumeError",
-    "Run",
-    "RunCounters",
-    "RunRegistry",
-    "WireEncoder",
-    "parse_last_event_id",
-]
+__all__ = ["READ_AHEAD", "Outcome", "Reader", "Run", "RunCounters", "RunLimits"]
 
 Outcome = Literal["completed", "failed", "cancelled"]
 
@@ -51,47 +46,15 @@ READ_AHEAD = 64
 # The buffer is trimmed in steps this large, so trimming stays cheap per event.
 _TRIM_STEP = 256
 
-_LAST_EVENT_ID = re.compile(r"(run_[0-9A-Za-z_-]{1,64}):(0|[1-9][0-9]{0,9})")
+Send = Callable[[bytes], Awaitable[None]]
 
 
-class WireEncoder(Protocol):
-    """Turns one run's lab events into the bytes of a wire format (a "dialect").
+@dataclass(frozen=True)
+class RunLimits:
+    """How long a dropped run waits for its client, and how many events it keeps to replay."""
 
-    ``encode`` is called once per event, in order, and every run ends with
-    exactly one ``done`` or ``error`` event: a crashing agent, a server shutdown
-    or a cancel each become an ``error`` event first.
-    """
-
-    media_type: str
-    headers: Mapping[str, str]
-
-    def encode(self, event: Event) -> bytes: ...
-
-
-class ResumeError(Exception):
-    """A ``Last-Event-ID`` that cannot be resumed; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-def parse_last_event_id(value: str) -> tuple[str, int]:
-    """Split an SSE id such as ``run_3f9a1c0b7d2e:12`` into ``("run_3f9a1c0b7d2e", 12)``.
-
-    >>> parse_last_event_id("run_3f9a1c0b7d2e:12")
-    ('run_3f9a1c0b7d2e', 12)
-    """
-    match = _LAST_EVENT_ID.fullmatch(value.strip())
-    if match is None:
-        shown = value if len(value) <= 80 else value[:77] + "..."
-        raise ResumeError(
-            400,
-            "Last-Event-ID must be a run id and a sequence number such as "
-            f"'run_3f9a1c0b7d2e:12', got {shown!r}",
-        )
-    return match.group(1), int(match.group(2))
+    grace: float = 10.0
+    replay_events: int = 10_000
 
 
 @dataclass
@@ -124,21 +87,20 @@ class Reader:
             self.wake.set_result(None)
 
 
-Send = Callable[[bytes], Awaitable[None]]
-
-
 class Run:
     """One answer in progress (or finished): the agent, its encoded events, its reader."""
 
     def __init__(
         self,
-        registry: RunRegistry,
         run_id: str,
         message: str,
         events: AsyncIterator[Event],
         encoder: WireEncoder,
         *,
         resumable: bool,
+        counters: RunCounters | None = None,
+        limits: RunLimits | None = None,
+        on_settled: Callable[[Run], None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.message = message
@@ -147,7 +109,11 @@ class Run:
         self.outcome: Outcome | None = None
         self.ended_at: float | None = None
         self.expired = False  # cancelled because nobody came back in time
-        self._registry = registry
+        self.counters = counters if counters is not None else RunCounters()
+        self.limits = limits if limits is not None else RunLimits()
+        self._on_settled = on_settled
+        self._settled = False
+        self._expiry: asyncio.Task[bool] | None = None
         self._events = events
         self._chunks: list[bytes] = []
         self._base = 0  # the event index of _chunks[0]
@@ -180,9 +146,24 @@ class Run:
         self.outcome = outcome
         self.ended_at = asyncio.get_running_loop().time()
         self._cancel_grace()
-        self._registry.run_ended(self, outcome)
-        if self._reader is not None:
+        counters = self.counters
+        if outcome == "completed":
+            counters.runs_completed += 1
+        elif outcome == "failed":
+            counters.runs_failed += 1
+        else:
+            counters.runs_cancelled += 1
+        if self._reader is None:
+            self._settle()
+        else:
             self._reader.notify()
+
+    def _settle(self) -> None:
+        """Tell the holder, once, that the run has ended and nobody reads it."""
+        if not self._settled and self.outcome is not None:
+            self._settled = True
+            if self._on_settled is not None:
+                self._on_settled(self)
 
     def _fail(self, code: str, message: str) -> None:
         error = ErrorEvent(run_id=self.run_id, seq=self._next_seq, code=code, message=message)
@@ -231,7 +212,7 @@ class Run:
 
     def start(self) -> None:
         if self._producer is None:
-            self._registry.run_started()
+            self.counters.runs_started += 1
             self._producer = asyncio.get_running_loop().create_task(
                 self._produce(), name=f"run {self.run_id}"
             )
@@ -254,6 +235,11 @@ class Run:
 
     # --- the reader side ---------------------------------------------------------
 
+    @property
+    def has_reader(self) -> bool:
+        """Whether a connection is writing this run to its client now."""
+        return self._reader is not None
+
     def attach(self, cursor: int) -> Reader:
         """A new reader from event index ``cursor``; an older reader of this run steps aside."""
         old = self._reader
@@ -274,13 +260,13 @@ class Run:
             return  # superseded: the run belongs to another reader now
         self._reader = None
         if not finished:
-            self._registry.dropped(self)
+            self.counters.streams_dropped += 1
         if finished or self.outcome is not None:
-            self._registry.forget_if_done(self)
+            self._settle()
             return
         if self.resumable:
-            self._grace = asyncio.get_running_loop().call_later(self._registry.grace, self._expire)
-            self._registry.parked(self, True)
+            self._grace = asyncio.get_running_loop().call_later(self.limits.grace, self._expire)
+            self.counters.runs_parked += 1
         else:
             await self.cancel("cancelled", "the client disconnected")
 
@@ -288,8 +274,9 @@ class Run:
         self._cancel_grace()
         if self._reader is None and self.outcome is None:
             self.expired = True
-            self._registry.expired(self)
-            self._registry.spawn(
+            self.counters.runs_expired += 1
+            # Held on the run, so the task is not collected before it is done.
+            self._expiry = asyncio.get_running_loop().create_task(
                 self.cancel("resume_timeout", "nobody reconnected within the grace period")
             )
 
@@ -297,7 +284,7 @@ class Run:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
-            self._registry.parked(self, False)
+            self.counters.runs_parked -= 1
 
     async def pump(self, reader: Reader, send: Send, keepalive: bytes, interval: float) -> bool:
         """Write the run to ``send`` from the reader's cursor; True when it wrote the end."""
@@ -327,7 +314,7 @@ class Run:
         return False
 
     def _trim(self) -> None:
-        keep = self._registry.replay_events if self.resumable else 0
+        keep = self.limits.replay_events if self.resumable else 0
         cut = self._sent - keep - self._base
         if cut >= _TRIM_STEP or (cut > 0 and self.outcome is not None):
             del self._chunks[:cut]
@@ -337,16 +324,14 @@ class Run:
         """The buffer index to resume from after the client saw event ``seq``."""
         cursor = seq + 1
         if cursor > self.produced:
-            raise ResumeError(
-                409,
+            raise RunConflict(
                 f"run {self.run_id} has sent events up to seq {self.produced - 1} only; "
                 f"Last-Event-ID names seq {seq}",
             )
         if cursor < self._base:
-            raise ResumeError(
-                410,
+            raise RunGone(
                 f"run {self.run_id} no longer keeps the events after seq {seq}: the replay "
-                f"buffer holds the last {self._registry.replay_events} events",
+                f"buffer holds the last {self.limits.replay_events} events",
             )
         return cursor
 
@@ -354,99 +339,3 @@ class Run:
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-class RunRegistry:
-    """The server's runs by id, their counters, and how long ended runs are kept."""
-
-    def __init__(self, *, grace: float, replay_events: int, replay_seconds: float) -> None:
-        self.grace = grace
-        self.replay_events = replay_events
-        self.replay_seconds = replay_seconds
-        self.counters = RunCounters()
-        self._runs: dict[str, Run] = {}
-        self._kept: deque[Run] = deque()  # ended resumable runs, oldest end first
-        self._tasks: set[asyncio.Task[object]] = set()
-
-    def __len__(self) -> int:
-        return len(self._runs)
-
-    def new_run(
-        self,
-        run_id: str,
-        message: str,
-        events: AsyncIterator[Event],
-        encoder: WireEncoder,
-        *,
-        resumable: bool,
-    ) -> Run:
-        self._purge()
-        run = Run(self, run_id, message, events, encoder, resumable=resumable)
-        self._runs[run_id] = run
-        return run
-
-    def get(self, run_id: str) -> Run | None:
-        self._purge()
-        return self._runs.get(run_id)
-
-    def lookup(self, run_id: str) -> Run:
-        """The run to resume or cancel, or a ``ResumeError`` (404) that says why not."""
-        run = self.get(run_id)
-        if run is None:
-            raise ResumeError(
-                404,
-                f"run {run_id} is unknown here: it never existed, or it ended more than "
-                f"{self.replay_seconds:g} s ago and was forgotten",
-            )
-        return run
-
-    def running(self) -> list[Run]:
-        return [run for run in self._runs.values() if run.outcome is None]
-
-    # --- bookkeeping the runs report -------------------------------------------
-
-    def run_started(self) -> None:
-        self.counters.runs_started += 1
-
-    def run_ended(self, run: Run, outcome: Outcome) -> None:
-        if outcome == "completed":
-            self.counters.runs_completed += 1
-        elif outcome == "failed":
-            self.counters.runs_failed += 1
-        else:
-            self.counters.runs_cancelled += 1
-        if run.resumable:
-            self._kept.append(run)
-        if run._reader is None:
-            self.forget_if_done(run)
-
-    def dropped(self, run: Run) -> None:
-        self.counters.streams_dropped += 1
-
-    def parked(self, run: Run, parked: bool) -> None:
-        self.counters.runs_parked += 1 if parked else -1
-
-    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        """Run ``work`` as a task the registry holds on to until it is done."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def expired(self, run: Run) -> None:
-        self.counters.runs_expired += 1
-
-    def forget_if_done(self, run: Run) -> None:
-        """Drop an ended run now, unless it stays for a while to be resumed."""
-        if run.outcome is not None and not run.resumable:
-            self._runs.pop(run.run_id, None)
-
-    def _purge(self) -> None:
-        """Forget the resumable runs that ended more than ``replay_seconds`` ago."""
-        kept = self._kept
-        if not kept:
-            return
-        now = asyncio.get_running_loop().time()
-        while kept and now - (kept[0].ended_at or now) > self.replay_seconds:
-            run = kept.popleft()
-            if self._runs.get(run.run_id) is run:
-                del self._runs[run.run_id]  # a reader replaying it now keeps its own reference

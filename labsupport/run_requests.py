@@ -1,0 +1,160 @@
+"""How a request becomes a run: start one, resume one, cancel one, for any dialect.
+
+``Lab`` is what one app shares between requests: the agent, its runs and the
+few settings requests need. The functions here return a response: the run's
+stream, or a 4xx whose ``detail`` says why not. This is the HTTP layer, so it
+is where the runs' errors become status codes (``STATUS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from .agent_api import Agent
+from .numbering import new_run_id
+from .request_checks import check_message, problem, read_json
+from .run_errors import RunConflict, RunError, RunGone, UnknownRun
+from .run_registry import RunRegistry
+from .run_stream import RunStream
+from .sse import LabEncoder, WireEncoder, parse_last_event_id
+
+__all__ = ["STATUS", "DialectParser", "Lab", "cancel", "dialect_endpoint", "stream"]
+
+DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
+"""Reads a dialect's request body: returns the question and the run's encoder, or raises ValueError."""
+
+STATUS: dict[type[RunError], int] = {UnknownRun: 404, RunGone: 410, RunConflict: 409}
+"""The HTTP status of each reason a run cannot be resumed or cancelled."""
+
+# How long EventSource waits before reconnecting to a resumable stream.
+_RECONNECT_MS = 1000
+
+
+@dataclass
+class Lab:
+    """What one app instance shares between requests."""
+
+    agent: Agent
+    runs: RunRegistry = field(default_factory=RunRegistry)
+    k: int = 3
+    resumable: bool = False
+    keepalive_seconds: float = 15.0
+    max_message_chars: int = 2000
+
+    def stats(self) -> dict[str, int | float]:
+        """The ``/stats`` counters: the runs' and the agent's spend."""
+        counters = self.runs.counters
+        spend = self.agent.spend()
+        return {
+            "active_streams": counters.active_streams,
+            "runs_started": counters.runs_started,
+            "runs_completed": counters.runs_completed,
+            "runs_cancelled": counters.runs_cancelled,
+            "runs_failed": counters.runs_failed,
+            "tokens_generated": spend.tokens_generated,
+            "cost_usd": round(spend.cost_usd, 8),
+            "streams_dropped": counters.streams_dropped,
+            "runs_parked": counters.runs_parked,
+            "runs_resumed": counters.runs_resumed,
+            "runs_expired": counters.runs_expired,
+            "cancel_requests": counters.cancel_requests,
+        }
+
+    def close_streams(self) -> None:
+        """End every run with an ``error`` event (``server_shutdown``); call on the server's loop."""
+        self.runs.cancel_all("server_shutdown", "the server is shutting down")
+
+
+def _refused(exc: RunError) -> JSONResponse:
+    return problem(STATUS[type(exc)], str(exc))
+
+
+def start(lab: Lab, message: str, encoder: WireEncoder | None = None) -> Response:
+    """A new run answering ``message``, streamed in ``encoder``'s dialect (the lab's own if None)."""
+    run_id = new_run_id()
+    try:
+        events = lab.agent.stream(message, k=lab.k, run_id=run_id)
+    except (TypeError, ValueError) as exc:  # the agent refused the request before any event
+        return problem(422, str(exc))
+    # Only the lab's own dialect carries event ids, so only it can be resumed.
+    resumable = lab.resumable and encoder is None
+    if encoder is None:
+        encoder = LabEncoder(retry_ms=_RECONNECT_MS if resumable else None)
+    run = lab.runs.new_run(run_id, message, events, encoder, resumable=resumable)
+    return RunStream(lab.runs, run, 0, keepalive_seconds=lab.keepalive_seconds)
+
+
+def resume(lab: Lab, message: str, last_event_id: str) -> Response:
+    """Continue the run that ``Last-Event-ID`` names, right after that event."""
+    try:
+        run_id, seq = parse_last_event_id(last_event_id)
+    except ValueError as exc:
+        return problem(400, str(exc))
+    if not lab.resumable:
+        return problem(
+            409,
+            "this server does not resume runs (start it with ServerSettings(resumable=True)); "
+            "a dropped connection already stopped the run",
+        )
+    try:
+        run = lab.runs.lookup(run_id)
+        if run.expired:
+            raise RunGone(
+                f"run {run_id} was cancelled: nobody reconnected within {lab.runs.limits.grace:g} s"
+            )
+        if not run.resumable:
+            raise RunConflict(f"run {run_id} cannot be resumed: it is not a lab stream")
+        if run.message != message:
+            raise RunConflict(
+                f"Last-Event-ID names run {run_id}, which answers a different message"
+            )
+        cursor = run.resume_cursor(seq)
+    except RunError as exc:
+        return _refused(exc)
+    return RunStream(lab.runs, run, cursor, keepalive_seconds=lab.keepalive_seconds, resumed=True)
+
+
+def stream(lab: Lab, request: Request, message: str) -> Response:
+    """Start a run, or resume one when the request carries ``Last-Event-ID``."""
+    last_event_id = request.headers.get("last-event-id")
+    if last_event_id is None:
+        return start(lab, message)
+    return resume(lab, message, last_event_id)
+
+
+async def cancel(lab: Lab, run_id: str) -> JSONResponse:
+    """Stop a run now, read or not; its stream ends with an ``error`` event."""
+    lab.runs.cancel_requested()
+    try:
+        run = lab.runs.lookup(run_id)
+    except RunError as exc:
+        return _refused(exc)
+    if not await asyncio.shield(run.cancel("cancelled", "the run was cancelled on request")):
+        return problem(409, f"run {run_id} already ended: {run.outcome}")
+    return JSONResponse({"run_id": run_id, "outcome": run.outcome, "events": run.produced})
+
+
+def dialect_endpoint(
+    lab: Lab, parse: DialectParser, name: str
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that reads a dialect's body with ``parse`` and streams the run in it."""
+    limit = lab.max_message_chars
+
+    async def endpoint(request: Request) -> Response:
+        # Dialect bodies carry a conversation, so allow a few questions' worth of JSON.
+        payload = await read_json(request, limit * 4)
+        if isinstance(payload, JSONResponse):
+            return payload
+        try:
+            message, encoder = parse(payload)
+        except ValueError as exc:
+            return problem(422, f"not a valid {name} request: {exc}")
+        checked = check_message(message, "the last user message", limit)
+        return checked if isinstance(checked, Response) else start(lab, checked, encoder)
+
+    return endpoint
