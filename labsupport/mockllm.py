@@ -113,13 +113,14 @@ def _check_seconds(name: str, value: float) -> float:
 class MockStream:
     """One streamed answer: iterate for tokens (``str``) and pauses; usage fills in as it goes."""
 
-    def __init__(self, llm: MockLLM, question: str, docs: Sequence[Document]) -> None:
+    def __init__(self, llm: MockLLM, prompt: str, text: str, *, can_fail: bool = True) -> None:
         self.model = llm.model
-        self.prompt_tokens = count_tokens(llm.prompt(question, docs))
+        self.prompt_tokens = count_tokens(prompt)
         self.completion_tokens = 0
         self.usd = 0.0
         self._llm = llm
-        self._answer = llm.compose_answer(question, docs)
+        self._text = text
+        self._fail_after = llm.fail_after_tokens if can_fail else None
         self._steps = self._generate()
 
     def __iter__(self) -> Iterator[str | Pause]:
@@ -138,13 +139,13 @@ class MockStream:
         self.usd += llm._bill(prompt_tokens=self.prompt_tokens)
         yield Pause(llm.ttft)
         gap = 0.0 if llm.tokens_per_second is None else 1.0 / llm.tokens_per_second
-        for i, token in enumerate(tokenize(self._answer)):
+        for i, token in enumerate(tokenize(self._text)):
             if i:
                 yield Pause(gap)
-            if llm.fail_after_tokens is not None and i >= llm.fail_after_tokens:
+            if self._fail_after is not None and i >= self._fail_after:
                 raise MockModelError(
                     f"the model failed after {i} tokens (fault injection: "
-                    f"fail_after_tokens={llm.fail_after_tokens})"
+                    f"fail_after_tokens={self._fail_after})"
                 )
             self.completion_tokens += 1
             self.usd += llm._bill(completion_tokens=1)
@@ -316,4 +317,13 @@ class MockLLM:
         if not isinstance(question, str):
             raise TypeError(f"question must be a str, got {type(question).__name__}")
         resolved = [get_document(d) if isinstance(d, str) else d for d in docs]
-        return MockStream(self, question, resolved)
+        return MockStream(
+            self, self.prompt(question, resolved), self.compose_answer(question, resolved)
+        )
+
+    def stream_text(self, prompt: str, text: str, *, can_fail: bool = True) -> MockStream:
+        """Generate ``text`` as the model would, after reading ``prompt``: paced and billed.
+
+        ``can_fail=False`` leaves fault injection out (a tool call's arguments, say).
+        """
+        return MockStream(self, prompt, text, can_fail=can_fail)

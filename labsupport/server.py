@@ -43,7 +43,7 @@ from .agent_api import Agent, MockAgent
 from .agent_args import MAX_QUESTION_CHARS
 from .live_run import RunLimits
 from .mockllm import MockLLM
-from .openai_compat import create_openai_router
+from .openai_endpoint import create_openai_router
 from .request_checks import check_message, read_json_message
 from .run_registry import RunRegistry
 from .run_requests import Lab, cancel, dialect_endpoint, stream

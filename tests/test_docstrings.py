@@ -24,6 +24,7 @@ MODULES = [
     "run_errors",
     "run_registry",
     "request_checks",
+    "openai_chunks",
 ]
 
 

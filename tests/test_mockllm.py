@@ -152,3 +152,12 @@ def test_bill_counts_tokens_spent_outside_stream_like_a_request() -> None:
 def test_bill_refuses_what_is_not_a_token_count(tokens: object) -> None:
     with pytest.raises(ValueError, match="completion_tokens must be an int >= 0"):
         MockLLM.instant().bill(completion_tokens=tokens)  # type: ignore[arg-type]
+
+
+def test_stream_text_paces_and_bills_any_text_and_can_skip_fault_injection() -> None:
+    llm = MockLLM.instant(fail_after_tokens=1)
+    stream = llm.stream_text("read this", '{"query": "billing"}', can_fail=False)
+    text = "".join(step for step in stream if isinstance(step, str))
+    assert text == '{"query": "billing"}'
+    assert llm.tokens_generated == stream.completion_tokens == len(tokenize(text))
+    assert llm.prompt_tokens == stream.prompt_tokens == count_tokens("read this")

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from openai import AsyncOpenAI, OpenAI
 
 from labsupport.mockllm import MockLLM
-from labsupport.openai_compat import CompletionStats, create_openai_router
+from labsupport.openai_endpoint import CompletionStats, create_openai_router
 from tests.support.uvicorn_thread import serve_in_thread
 
 UNPRICED_MODEL = "acme-chat-1"

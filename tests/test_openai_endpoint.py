@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from labsupport.agent import chat_stream
 from labsupport.mockllm import NO_ANSWER, MockLLM, count_tokens
 from labsupport.openai_agent import SEARCH_TOOL
-from labsupport.openai_compat import CompletionStats, create_openai_router
+from labsupport.openai_endpoint import CompletionStats, create_openai_router
 from labsupport.openai_wire import ChatCompletionRequest, error_from_validation
 from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
 
