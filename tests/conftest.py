@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from labsupport import MockLLM
+from labsupport.server import ServerSettings, create_app
 from tests.support.browser import launch_browser
+from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+from tests.support.uvicorn_thread import serve_in_thread
 
 # Checks run by the tests (and the kernels they start) must not fill the developer's own
 # progress file; tests of progress point LAB_PROGRESS_FILE at a temporary file.
@@ -30,3 +33,35 @@ def browser() -> Iterator[Any]:
     the main thread while it is open, and asyncio tests after it could not start theirs.
     """
     yield from launch_browser()
+
+
+@pytest.fixture(scope="module")
+def mock_endpoints() -> Iterator[MockEndpoints]:
+    """One real uvicorn serving the mock's OpenAI-compatible endpoints (instant, paced, failing, ...)."""
+    with serve_mock_endpoints() as endpoints:
+        yield endpoints
+
+
+@pytest.fixture
+def lab(mock_endpoints: MockEndpoints) -> MockEndpoints:
+    """``mock_endpoints`` with every model's and endpoint's counters back at zero."""
+    for endpoint in mock_endpoints.endpoints.values():
+        endpoint.reset()
+    return mock_endpoints
+
+
+_INSTANT: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
+
+
+@pytest.fixture(scope="module")
+def lab_url() -> Iterator[str]:
+    """The base URL of a real lab server with the default (mock) agent, paced for tests: no waits."""
+    with serve_in_thread(create_app(ServerSettings(**_INSTANT))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def failing_lab_url() -> Iterator[str]:
+    """The same server, with a mock that fails after three answer tokens."""
+    with serve_in_thread(create_app(ServerSettings(**_INSTANT, fail_after_tokens=3))) as url:
+        yield url

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,16 +19,9 @@ from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.openai_agent import openai_chat_stream
 from labsupport.server import create_app
 from labsupport.view import watch
-from tests.support.openai_server import Endpoint, MockEndpoints, serve_mock_endpoints
+from tests.support.openai_server import Endpoint, MockEndpoints
 
 QUESTION = "Who runs billing?"
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[MockEndpoints]:
-    """The second server, standing in for a real provider."""
-    with serve_mock_endpoints() as endpoints:
-        yield endpoints
 
 
 def serve(endpoint: Endpoint, name: str) -> ServerHandle:
@@ -53,9 +45,9 @@ def sse_data(body: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line != "[DONE]"]
 
 
-def full_run_tokens(provider: MockEndpoints) -> int:
+def full_run_tokens(lab: MockEndpoints) -> int:
     """Completion tokens of a whole run (tool call and answer), from the provider's usage."""
-    events = openai_chat_stream(QUESTION, client=provider["instant"].client())
+    events = openai_chat_stream(QUESTION, client=lab["instant"].client())
     return next(e.completion_tokens for e in events if e.type == "cost")
 
 
@@ -90,9 +82,9 @@ def test_a_server_refuses_what_is_not_an_agent() -> None:
 
 
 async def test_sdk_agent_streams_a_valid_run_and_stats_count_the_providers_bill(
-    provider: MockEndpoints,
+    lab: MockEndpoints,
 ) -> None:
-    endpoint = provider["instant"]
+    endpoint = lab["instant"]
     with serve(endpoint, "agent-api-chat") as server:
         events: list[Event] = [e async for e in astream_events(server.url, QUESTION)]
         spent = stats(server)
@@ -106,8 +98,8 @@ async def test_sdk_agent_streams_a_valid_run_and_stats_count_the_providers_bill(
     assert spent["runs_completed"] == 1
 
 
-def test_sdk_agent_speaks_ag_ui_and_the_ai_sdk_stream(provider: MockEndpoints) -> None:
-    with serve(provider["instant"], "agent-api-dialects") as server:
+def test_sdk_agent_speaks_ag_ui_and_the_ai_sdk_stream(lab: MockEndpoints) -> None:
+    with serve(lab["instant"], "agent-api-dialects") as server:
         agui = httpx.post(
             f"{server.url}/ag-ui",
             json={
@@ -139,8 +131,8 @@ def test_sdk_agent_speaks_ag_ui_and_the_ai_sdk_stream(provider: MockEndpoints) -
     assert "".join(c["delta"] for c in chunks if c["type"] == "text-delta") == mock_answer()
 
 
-async def test_stopping_the_live_view_stops_the_providers_spend(provider: MockEndpoints) -> None:
-    endpoint = provider["paced"]
+async def test_stopping_the_live_view_stops_the_providers_spend(lab: MockEndpoints) -> None:
+    endpoint = lab["paced"]
     with serve(endpoint, "agent-api-view") as server:
         view = watch(astream_events(server.url, QUESTION))
         deadline = time.monotonic() + 10
@@ -149,7 +141,7 @@ async def test_stopping_the_live_view_stops_the_providers_spend(provider: MockEn
         view.stop()
         await asyncio.sleep(0)
         settled = await asyncio.to_thread(provider_tokens_settle, endpoint)
-        full = await asyncio.to_thread(full_run_tokens, provider)
+        full = await asyncio.to_thread(full_run_tokens, lab)
         assert 0 < settled < full, "the provider kept generating after Stop"
         spent = await asyncio.to_thread(stats, server)
     assert view.state.outcome == "cancelled"
@@ -161,9 +153,9 @@ async def test_stopping_the_live_view_stops_the_providers_spend(provider: MockEn
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 def test_page_in_chromium_streams_the_sdk_agent_and_stop_stops_the_provider(
-    provider: MockEndpoints, browser: Any
+    lab: MockEndpoints, browser: Any
 ) -> None:
-    endpoint = provider["paced"]
+    endpoint = lab["paced"]
     page = browser.new_page()
     try:
         with serve(endpoint, "agent-api-page") as server:
@@ -182,6 +174,6 @@ def test_page_in_chromium_streams_the_sdk_agent_and_stop_stops_the_provider(
             after = stats(server)
     finally:
         page.close()
-    assert settled - finished < full_run_tokens(provider), "the provider kept generating"
+    assert settled - finished < full_run_tokens(lab), "the provider kept generating"
     assert after["runs_cancelled"] == 1
     assert finished < after["tokens_generated"] <= settled

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ from labsupport.events import (
     ToolResultEvent,
 )
 from labsupport.mockllm import NO_ANSWER, MockLLM
-from labsupport.server import ServerSettings, create_app
 from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
@@ -659,23 +658,9 @@ def test_the_question_is_the_text_of_the_last_user_message() -> None:
 # -- over a real socket ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    settings = ServerSettings(ttft=0, tokens_per_second=None, tool_delay=0)
-    with serve_in_thread(create_app(settings)) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def failing_server() -> Iterator[str]:
-    settings = ServerSettings(ttft=0, tokens_per_second=None, tool_delay=0, fail_after_tokens=3)
-    with serve_in_thread(create_app(settings)) as base_url:
-        yield base_url
-
-
 @pytest.mark.slow
-def test_post_ag_ui_streams_one_valid_run(server: str) -> None:
-    with httpx.Client(base_url=server, timeout=30) as client:
+def test_post_ag_ui_streams_one_valid_run(lab_url: str) -> None:
+    with httpx.Client(base_url=lab_url, timeout=30) as client:
         response = client.post("/ag-ui", json=request_body(QUESTION))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -690,16 +675,16 @@ def test_post_ag_ui_streams_one_valid_run(server: str) -> None:
     ("payload", "detail"), [(p, d) for _, p, d in BAD_REQUESTS], ids=[n for n, _, _ in BAD_REQUESTS]
 )
 def test_post_ag_ui_refuses_a_bad_request_with_422_and_the_reason(
-    server: str, payload: object, detail: str
+    lab_url: str, payload: object, detail: str
 ) -> None:
-    response = httpx.post(f"{server}/ag-ui", json=payload, timeout=30)
+    response = httpx.post(f"{lab_url}/ag-ui", json=payload, timeout=30)
     assert response.status_code == 422
     assert response.json()["detail"].endswith(detail)
 
 
 @pytest.mark.slow
-def test_post_ag_ui_applies_the_servers_question_checks(server: str) -> None:
-    response = httpx.post(f"{server}/ag-ui", json=request_body("   "), timeout=30)
+def test_post_ag_ui_applies_the_servers_question_checks(lab_url: str) -> None:
+    response = httpx.post(f"{lab_url}/ag-ui", json=request_body("   "), timeout=30)
     assert response.status_code == 422
     assert "the last user message must not be empty" in response.json()["detail"]
 
@@ -738,9 +723,9 @@ def run_http_agent(url: str, *questions: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_the_stock_http_agent_runs_a_conversation_and_agrees_with_the_lab(server: str) -> None:
+def test_the_stock_http_agent_runs_a_conversation_and_agrees_with_the_lab(lab_url: str) -> None:
     questions = (QUESTION, "Who is on call?")
-    seen = run_http_agent(f"{server}/ag-ui", *questions)
+    seen = run_http_agent(f"{lab_url}/ag-ui", *questions)
     assert seen["warnings"] == []
     assert [run.get("error") for run in seen["runs"]] == [None, None]
     for question, run in zip(questions, seen["runs"], strict=True):
@@ -762,8 +747,8 @@ def test_the_stock_http_agent_runs_a_conversation_and_agrees_with_the_lab(server
 
 
 @pytest.mark.slow
-def test_the_stock_http_agent_reads_a_failed_run_as_run_error(failing_server: str) -> None:
-    seen = run_http_agent(f"{failing_server}/ag-ui", QUESTION)
+def test_the_stock_http_agent_reads_a_failed_run_as_run_error(failing_lab_url: str) -> None:
+    seen = run_http_agent(f"{failing_lab_url}/ag-ui", QUESTION)
     assert seen["warnings"] == []
     (run,) = seen["runs"]
     events = [AGUI_EVENT.validate_python(e) for e in run["events"]]

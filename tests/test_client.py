@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,20 +13,11 @@ from hypothesis import strategies as st
 from labsupport import MockLLM, chat_stream
 from labsupport.client import StreamError, astream_events, cancel_run, stream_events
 from labsupport.events import DoneEvent, Event, TokenEvent
-from labsupport.kernel_server import ServerHandle, start_server
-from labsupport.server import ServerSettings, create_app
+from labsupport.server import create_app
 from labsupport.sse import KEEPALIVE, encode_event
 from tests.support.agents import FunctionAgent
-from tests.support.net import free_port
 
 QUESTION = "Who runs billing?"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerHandle]:
-    app = create_app(ServerSettings(llm=MockLLM.instant()))
-    with start_server(app, port=free_port(), name="test_client") as handle:
-        yield handle
 
 
 def expected_for(events: list[Event]) -> list[Event]:
@@ -35,37 +26,35 @@ def expected_for(events: list[Event]) -> list[Event]:
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
-def test_sync_round_trip_is_lossless_over_a_real_socket(server: ServerHandle, method: Any) -> None:
-    events = list(stream_events(server.url, QUESTION, method=method))
+def test_sync_round_trip_is_lossless_over_a_real_socket(lab_url: str, method: Any) -> None:
+    events = list(stream_events(lab_url, QUESTION, method=method))
     assert events == expected_for(events)
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
-async def test_async_round_trip_is_lossless_over_a_real_socket(
-    server: ServerHandle, method: Any
-) -> None:
-    events = [e async for e in astream_events(server.url, QUESTION, method=method)]
+async def test_async_round_trip_is_lossless_over_a_real_socket(lab_url: str, method: Any) -> None:
+    events = [e async for e in astream_events(lab_url, QUESTION, method=method)]
     assert events == expected_for(events)
 
 
-def test_refused_request_raises_with_status_and_detail(server: ServerHandle) -> None:
+def test_refused_request_raises_with_status_and_detail(lab_url: str) -> None:
     with pytest.raises(StreamError, match="refused the request \\(422\\)") as info:
-        list(stream_events(server.url, "   "))
+        list(stream_events(lab_url, "   "))
     assert info.value.status_code == 422
     assert info.value.detail == "field 'message' must not be empty"
 
 
-async def test_async_refused_request_raises_with_status_and_detail(server: ServerHandle) -> None:
+async def test_async_refused_request_raises_with_status_and_detail(lab_url: str) -> None:
     with pytest.raises(StreamError) as info:
-        [e async for e in astream_events(server.url, "", method="GET")]
+        [e async for e in astream_events(lab_url, "", method="GET")]
     assert info.value.status_code == 422
     assert info.value.detail == "query parameter 'message' must not be empty"
 
 
-def test_sync_client_reuses_a_given_client_and_leaves_it_open(server: ServerHandle) -> None:
+def test_sync_client_reuses_a_given_client_and_leaves_it_open(lab_url: str) -> None:
     with httpx.Client() as client:
-        first = list(stream_events(server.url, QUESTION, client=client))
-        second = list(stream_events(server.url, QUESTION, client=client))
+        first = list(stream_events(lab_url, QUESTION, client=client))
+        second = list(stream_events(lab_url, QUESTION, client=client))
         assert not client.is_closed
     assert first[-1].type == second[-1].type == "done"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from labsupport.lifecycle import check_stream
@@ -17,7 +15,7 @@ from labsupport.llm_config import (
     mask_secret,
 )
 from labsupport.openai_agent import openai_chat_stream
-from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+from tests.support.openai_server import MockEndpoints
 
 KEY = "sk-test-0123456789abcdefWXYZ"
 MOCK_URL = "http://127.0.0.1:8765/v1"
@@ -142,14 +140,8 @@ def test_bad_config_is_refused(fields: dict[str, str], match: str) -> None:
 # -- the same code on both sides, over a real socket --------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockEndpoints]:
-    with serve_mock_endpoints() as endpoints:
-        yield endpoints
-
-
-def test_the_mock_config_streams_with_no_key(server: MockEndpoints) -> None:
-    config = load_config(server["instant"].base_url, environ={})
+def test_the_mock_config_streams_with_no_key(lab: MockEndpoints) -> None:
+    config = load_config(lab["instant"].base_url, environ={})
     events = list(
         openai_chat_stream("Who runs billing?", client=config.client(), model=config.model)
     )
@@ -157,11 +149,11 @@ def test_the_mock_config_streams_with_no_key(server: MockEndpoints) -> None:
     assert events[-1].type == "done"
 
 
-def test_a_provider_config_sends_its_key_and_runs_the_same_code(server: MockEndpoints) -> None:
+def test_a_provider_config_sends_its_key_and_runs_the_same_code(lab: MockEndpoints) -> None:
     # A "real provider" here is the mock behind OPENAI_BASE_URL: the code path is the same.
-    env = REAL | {"OPENAI_BASE_URL": server["instant"].base_url, "LAB_MODEL": "lab-mock-1"}
+    env = REAL | {"OPENAI_BASE_URL": lab["instant"].base_url, "LAB_MODEL": "lab-mock-1"}
     config = load_config(environ=env)
-    server.authorizations.clear()
+    lab.authorizations.clear()
     events = list(
         openai_chat_stream(
             "Who runs billing?", client=config.client(max_retries=0), model=config.model
@@ -169,12 +161,12 @@ def test_a_provider_config_sends_its_key_and_runs_the_same_code(server: MockEndp
     )
     assert check_stream(events) == []
     assert events[-1].type == "done"
-    assert server.authorizations == [f"Bearer {KEY}", f"Bearer {KEY}"]
+    assert lab.authorizations == [f"Bearer {KEY}", f"Bearer {KEY}"]
     assert all(KEY not in e.to_json() for e in events)
 
 
-async def test_the_async_client_follows_the_same_config(server: MockEndpoints) -> None:
-    config = load_config(server["instant"].base_url, environ={})
+async def test_the_async_client_follows_the_same_config(lab: MockEndpoints) -> None:
+    config = load_config(lab["instant"].base_url, environ={})
     client = config.async_client(max_retries=0)
     models = await client.models.list()
     await client.close()

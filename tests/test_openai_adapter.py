@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -28,7 +27,7 @@ from labsupport.openai_adapter import (
     price_for,
 )
 from labsupport.openai_agent import SEARCH_TOOL
-from tests.support.openai_server import UNPRICED_MODEL, MockEndpoints, serve_mock_endpoints
+from tests.support.openai_server import UNPRICED_MODEL, MockEndpoints
 
 MODEL = "lab-mock-1"
 BILLING = [{"role": "user", "content": "Who runs billing?"}]
@@ -179,19 +178,6 @@ def test_reader_notes_a_stream_without_usage() -> None:
 
 
 # -- whole streams over a real socket -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockEndpoints]:
-    with serve_mock_endpoints() as endpoints:
-        yield endpoints
-
-
-@pytest.fixture
-def lab(server: MockEndpoints) -> MockEndpoints:
-    for endpoint in server.endpoints.values():
-        endpoint.reset()
-    return server
 
 
 def _answer(events: list[Event]) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -17,22 +16,9 @@ from labsupport.lifecycle import check_stream
 from labsupport.mockllm import PRICES, MockLLM
 from labsupport.openai_agent import aopenai_chat_stream, openai_chat_stream, run_search_tool
 from labsupport.runstate import RunState
-from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+from tests.support.openai_server import MockEndpoints
 
 QUESTION = "Who runs billing?"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockEndpoints]:
-    with serve_mock_endpoints() as endpoints:
-        yield endpoints
-
-
-@pytest.fixture
-def lab(server: MockEndpoints) -> MockEndpoints:
-    for endpoint in server.endpoints.values():
-        endpoint.reset()
-    return server
 
 
 def _answer(events: list[Event]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from labsupport.mockllm import NO_ANSWER, MockLLM, count_tokens
 from labsupport.openai_agent import SEARCH_TOOL
 from labsupport.openai_endpoint import CompletionStats, create_openai_router
 from labsupport.openai_wire import ChatCompletionRequest, error_from_validation
-from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+from tests.support.openai_server import MockEndpoints
 
 MODEL = "lab-mock-1"
 BILLING = [{"role": "user", "content": "Who runs billing?"}]
@@ -25,19 +24,6 @@ BILLING_ANSWER = (
     "The Payments team runs billing, invoicing and refunds for every Kestrel product. "
     "Dana Okafor leads the Payments team, which runs billing. [D1, D3]"
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockEndpoints]:
-    with serve_mock_endpoints() as endpoints:
-        yield endpoints
-
-
-@pytest.fixture
-def lab(server: MockEndpoints) -> MockEndpoints:
-    for endpoint in server.endpoints.values():
-        endpoint.reset()
-    return server
 
 
 @pytest.fixture

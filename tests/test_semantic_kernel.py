@@ -7,12 +7,11 @@ the test command installs it and these tests run in CI; elsewhere they skip.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import pytest
 
 from labsupport.openai_agent import run_search_tool
-from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+from tests.support.openai_server import MockEndpoints
 
 sk = pytest.importorskip(
     "semantic_kernel", reason="Semantic Kernel is optional: pip install -e '.[sk]'"
@@ -30,12 +29,6 @@ with warnings.catch_warnings():
     from semantic_kernel.functions import kernel_function
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockEndpoints]:
-    with serve_mock_endpoints() as endpoints:
-        yield endpoints
-
-
 class KnowledgeBase:
     def __init__(self) -> None:
         self.calls: list[dict[str, object]] = []
@@ -47,9 +40,9 @@ class KnowledgeBase:
 
 
 async def test_semantic_kernel_streams_a_grounded_answer_through_its_tool_loop(
-    server: MockEndpoints,
+    lab: MockEndpoints,
 ) -> None:
-    endpoint = server["instant"]
+    endpoint = lab["instant"]
     endpoint.reset()
     chat = OpenAIChatCompletion(ai_model_id="lab-mock-1", async_client=endpoint.async_client())
     kernel = Kernel()

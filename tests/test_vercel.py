@@ -16,7 +16,6 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,7 @@ from labsupport.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from labsupport.server import ServerSettings, create_app
 from labsupport.vercel import DONE, VercelEncoder, parse_request
-from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
 SECOND_QUESTION = "Who leads the Platform team?"
@@ -526,33 +523,19 @@ def test_a_bad_body_is_refused_with_what_is_wrong(payload: object, detail: str) 
 # -- over a real socket ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    app = create_app(ServerSettings(ttft=0, tokens_per_second=None, tool_delay=0))
-    with serve_in_thread(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def failing_url() -> Iterator[str]:
-    settings = ServerSettings(ttft=0, tokens_per_second=None, tool_delay=0, fail_after_tokens=3)
-    with serve_in_thread(create_app(settings)) as url:
-        yield url
-
-
 @pytest.mark.parametrize(("payload", "detail"), BAD_BODIES, ids=BAD_IDS)
 def test_a_bad_body_gets_422_with_the_detail_over_http(
-    base_url: str, payload: object, detail: str
+    lab_url: str, payload: object, detail: str
 ) -> None:
-    response = httpx.post(f"{base_url}/api/chat", json=payload, timeout=10)
+    response = httpx.post(f"{lab_url}/api/chat", json=payload, timeout=10)
     assert response.status_code == 422
     assert response.json() == {"detail": f"not a valid AI SDK chat request: {detail}"}
 
 
-def test_the_stream_over_http_is_the_same_run_part_by_part(base_url: str) -> None:
+def test_the_stream_over_http_is_the_same_run_part_by_part(lab_url: str) -> None:
     with (
         httpx.Client(timeout=10) as client,
-        connect_sse(client, "POST", f"{base_url}/api/chat", json=body(user(QUESTION))) as source,
+        connect_sse(client, "POST", f"{lab_url}/api/chat", json=body(user(QUESTION))) as source,
     ):
         assert source.response.headers["x-vercel-ai-ui-message-stream"] == "v1"
         assert source.response.headers["content-type"].startswith("text/event-stream")
@@ -612,8 +595,8 @@ def assert_is_the_lab_answer(message: dict[str, Any], events: list[Event]) -> No
     assert message["id"] == "msg_" + message["metadata"]["runId"].removeprefix("run_")
 
 
-def test_the_sdk_validates_every_chunk_and_assembles_the_message(base_url: str) -> None:
-    seen = run_client("stream", base_url, QUESTION)
+def test_the_sdk_validates_every_chunk_and_assembles_the_message(lab_url: str) -> None:
+    seen = run_client("stream", lab_url, QUESTION)
     assert seen["status"] == 200
     assert seen["headers"]["x-vercel-ai-ui-message-stream"] == "v1"
     assert seen["invalid"] == [], "chunks that uiMessageChunkSchema rejected"
@@ -624,8 +607,8 @@ def test_the_sdk_validates_every_chunk_and_assembles_the_message(base_url: str) 
     assert_is_the_lab_answer(seen["message"], lab_run(QUESTION))
 
 
-def test_the_sdk_reports_a_failed_run_as_an_error(failing_url: str) -> None:
-    seen = run_client("stream", failing_url, QUESTION)
+def test_the_sdk_reports_a_failed_run_as_an_error(failing_lab_url: str) -> None:
+    seen = run_client("stream", failing_lab_url, QUESTION)
     assert seen["invalid"] == []
     (error,) = of_type(lab_run(QUESTION, fail_after_tokens=3), ErrorEvent)
     assert seen["errors"] == [f"model_error: {error.message}"]
@@ -633,8 +616,8 @@ def test_the_sdk_reports_a_failed_run_as_an_error(failing_url: str) -> None:
     assert text == {"type": "text", "text": "The Payments team", "state": "done"}
 
 
-def test_the_chat_engine_behind_use_chat_holds_a_conversation(base_url: str) -> None:
-    seen = run_client("chat", base_url, QUESTION, SECOND_QUESTION)
+def test_the_chat_engine_behind_use_chat_holds_a_conversation(lab_url: str) -> None:
+    seen = run_client("chat", lab_url, QUESTION, SECOND_QUESTION)
     assert seen["errors"] == []
     assert [t["status"] for t in seen["turns"]] == ["ready", "ready", "ready"]
     assert [f["finishReason"] for f in seen["finishes"]] == ["stop"] * 3
@@ -661,16 +644,16 @@ def test_the_chat_engine_behind_use_chat_holds_a_conversation(base_url: str) -> 
     assert all(d["type"] == "data-status" and d["transient"] for d in seen["data"])
 
 
-def test_the_chat_engine_shows_a_failed_run_as_an_error(failing_url: str) -> None:
-    seen = run_client("chat", failing_url, QUESTION)
+def test_the_chat_engine_shows_a_failed_run_as_an_error(failing_lab_url: str) -> None:
+    seen = run_client("chat", failing_lab_url, QUESTION)
     (error,) = of_type(lab_run(QUESTION, fail_after_tokens=3), ErrorEvent)
     assert seen["turns"] == [{"status": "error", "error": f"model_error: {error.message}"}]
     assert seen["finishes"][0]["isError"] is True
     assert seen["messages"][-1]["parts"][-1]["text"] == "The Payments team"
 
 
-def test_the_chat_engine_shows_a_refused_request_with_its_detail(base_url: str) -> None:
-    seen = run_client("chat", base_url, "   ")
+def test_the_chat_engine_shows_a_refused_request_with_its_detail(lab_url: str) -> None:
+    seen = run_client("chat", lab_url, "   ")
     (turn,) = seen["turns"]
     assert turn["status"] == "error"
     detail = json.loads(turn["error"])["detail"]
