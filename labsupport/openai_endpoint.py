@@ -182,36 +182,52 @@ def create_openai_router(
     async def chat_completions(request: Request) -> Response:
         """Answer a Chat Completions request, streamed or not, with the mock model."""
         try:
-            try:
-                body = await request.json()
-            except ValueError:
-                raise WireError(
-                    400, "We could not parse the JSON body of your request.", code="invalid_json"
-                ) from None
-            try:
-                parsed = ChatCompletionRequest.model_validate(body)
-            except ValidationError as exc:
-                raise error_from_validation(exc, body) from None
-            if parsed.model not in model_names:
-                raise _unknown_model(parsed.model, model_names)
-            run = TurnRun(plan(parsed, mock), mock, parsed.token_limit)
+            parsed = await _read_request(request, model_names)
         except WireError as exc:
             return _refuse(exc, counters)
-        if not parsed.stream:
-            try:
-                return await _complete(run, parsed.model, counters)
-            except MockModelError as exc:
-                counters.add("completions_failed")
-                failure = WireError(500, str(exc), type="server_error", code="model_error")
-                return JSONResponse(failure.body.model_dump(), status_code=failure.status)
-        include_usage = parsed.stream_options is not None and parsed.stream_options.include_usage
-        return StreamingResponse(
-            _sse(run, parsed.model, include_usage, counters),
-            media_type=MEDIA_TYPE,
-            headers=STREAM_HEADERS,
-        )
+        return await _answer(parsed, mock, counters)
 
     return router
+
+
+async def _read_request(request: Request, model_names: Sequence[str]) -> ChatCompletionRequest:
+    """The request's body, validated, for a model this endpoint serves; else ``WireError``."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise WireError(
+            400, "We could not parse the JSON body of your request.", code="invalid_json"
+        ) from None
+    try:
+        parsed = ChatCompletionRequest.model_validate(body)
+    except ValidationError as exc:
+        raise error_from_validation(exc, body) from None
+    if parsed.model not in model_names:
+        raise _unknown_model(parsed.model, model_names)
+    return parsed
+
+
+async def _answer(
+    parsed: ChatCompletionRequest, mock: MockLLM, counters: CompletionStats
+) -> Response:
+    """The mock's turn for ``parsed``: one JSON completion, or a stream of chunks."""
+    try:
+        run = TurnRun(plan(parsed, mock), mock, parsed.token_limit)
+    except WireError as exc:
+        return _refuse(exc, counters)
+    if not parsed.stream:
+        try:
+            return await _complete(run, parsed.model, counters)
+        except MockModelError as exc:
+            counters.add("completions_failed")
+            failure = WireError(500, str(exc), type="server_error", code="model_error")
+            return JSONResponse(failure.body.model_dump(), status_code=failure.status)
+    include_usage = parsed.stream_options is not None and parsed.stream_options.include_usage
+    return StreamingResponse(
+        _sse(run, parsed.model, include_usage, counters),
+        media_type=MEDIA_TYPE,
+        headers=STREAM_HEADERS,
+    )
 
 
 def _unknown_model(name: str, served: Sequence[str]) -> WireError:

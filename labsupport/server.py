@@ -46,7 +46,7 @@ from .mockllm import MockLLM
 from .openai_endpoint import create_openai_router
 from .request_checks import check_message, read_json_message
 from .run_registry import RunRegistry
-from .run_requests import Lab, cancel, dialect_endpoint, stream
+from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, stream
 from .sse import MEDIA_TYPE
 
 __all__ = [
@@ -181,8 +181,6 @@ def create_app(
             f"agent must have stream(question, *, k, run_id) and spend(), got {type(agent).__name__}"
         )
     lab = _lab(settings, agent)
-    page = resources.files("labsupport").joinpath("static/index.html").read_text("utf-8")
-
     app = FastAPI(
         title="labsupport streaming server",
         summary="The lab agent's events as Server-Sent Events.",
@@ -197,6 +195,24 @@ def create_app(
         expose_headers=["X-Run-ID"],
         allow_credentials=False,
     )
+    _add_lab_routes(app, lab)
+    _add_dialects(app, lab)
+    if isinstance(agent, MockAgent):
+        # The OpenAI-compatible API shares the mock, so /stats counts what the SDK's requests cost.
+        app.include_router(create_openai_router(agent.llm))
+    for router in routers:
+        if not isinstance(router, APIRouter):
+            raise TypeError(
+                f"routers must hold fastapi.APIRouter objects, got {type(router).__name__}"
+            )
+        app.include_router(router)
+    return app
+
+
+def _add_lab_routes(app: FastAPI, lab: Lab) -> None:
+    """The lab's own endpoints: the stream (POST and GET), cancel, stats and the page."""
+    limit = lab.max_message_chars
+    page = resources.files("labsupport").joinpath("static/index.html").read_text("utf-8")
 
     @app.post(
         "/chat/stream",
@@ -206,17 +222,14 @@ def create_app(
     )
     async def chat_stream_post(request: Request) -> Response:
         """Answer ``message``, streaming the run's events as SSE."""
-        message = await read_json_message(request, settings.max_message_chars)
+        message = await read_json_message(request, limit)
         return message if isinstance(message, Response) else stream(lab, request, message)
 
     @app.get("/chat/stream", responses=_STREAM_RESPONSES, response_class=Response)
     async def chat_stream_get(request: Request) -> Response:
         """The same stream for ``EventSource``, which can only GET: ``?message=...``."""
-        message = check_message(
-            request.query_params.get("message"),
-            "query parameter 'message'",
-            settings.max_message_chars,
-        )
+        query = request.query_params.get("message")
+        message = check_message(query, "query parameter 'message'", limit)
         return message if isinstance(message, Response) else stream(lab, request, message)
 
     @app.post("/runs/{run_id}/cancel")
@@ -226,26 +239,13 @@ def create_app(
 
     @app.get("/stats")
     async def stats() -> dict[str, int | float]:
-        """Streams open now, runs by outcome, and what the model generated and billed."""
+        """Streams open now, runs by outcome, and what the agent generated and spent."""
         return lab.stats()
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
         """The browser page: ask, watch the steps and the answer stream, stop."""
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
-
-    _add_dialects(app, lab)
-    if isinstance(agent, MockAgent):
-        # The OpenAI-compatible API shares the mock, so /stats counts what the SDK's requests cost.
-        app.include_router(create_openai_router(agent.llm))
-
-    for router in routers:
-        if not isinstance(router, APIRouter):
-            raise TypeError(
-                f"routers must hold fastapi.APIRouter objects, got {type(router).__name__}"
-            )
-        app.include_router(router)
-    return app
 
 
 def _lab(settings: ServerSettings, agent: Agent) -> Lab:
@@ -264,20 +264,18 @@ def _add_dialects(app: FastAPI, lab: Lab) -> None:
     """The same runs in standard shapes, so stock AG-UI and AI SDK clients connect."""
     from . import agui, vercel  # the protocol libraries load only with the app
 
-    app.add_api_route(
-        "/ag-ui",
-        dialect_endpoint(lab, agui.parse_request, "AG-UI RunAgentInput"),
-        methods=["POST"],
-        response_class=Response,
-        summary="Run the agent, streaming AG-UI events (RunAgentInput in, SSE out)",
-    )
-    app.add_api_route(
-        "/api/chat",
-        dialect_endpoint(lab, vercel.parse_request, "AI SDK chat"),
-        methods=["POST"],
-        response_class=Response,
-        summary="Run the agent, streaming an AI SDK UI message stream (useChat's default endpoint)",
-    )
+    dialects: list[tuple[str, DialectParser, str, str]] = [
+        ("/ag-ui", agui.parse_request, "AG-UI RunAgentInput", "AG-UI events (RunAgentInput in)"),
+        ("/api/chat", vercel.parse_request, "AI SDK chat", "an AI SDK UI message stream (useChat)"),
+    ]
+    for path, parse, name, shape in dialects:
+        app.add_api_route(
+            path,
+            dialect_endpoint(lab, parse, name),
+            methods=["POST"],
+            response_class=Response,
+            summary=f"Run the agent, streaming {shape}",
+        )
 
 
 def stream_closer(app: object) -> Callable[[], None] | None:
