@@ -262,11 +262,21 @@ def _lab(settings: ServerSettings, agent: Agent) -> Lab:
 
 def _add_dialects(app: FastAPI, lab: Lab) -> None:
     """The same runs in standard shapes, so stock AG-UI and AI SDK clients connect."""
-    from . import agui, vercel  # the protocol libraries load only with the app
+    from . import agui_request, vercel_request  # the protocol libraries load only with the app
 
     dialects: list[tuple[str, DialectParser, str, str]] = [
-        ("/ag-ui", agui.parse_request, "AG-UI RunAgentInput", "AG-UI events (RunAgentInput in)"),
-        ("/api/chat", vercel.parse_request, "AI SDK chat", "an AI SDK UI message stream (useChat)"),
+        (
+            "/ag-ui",
+            agui_request.parse_request,
+            "AG-UI RunAgentInput",
+            "AG-UI events (RunAgentInput in)",
+        ),
+        (
+            "/api/chat",
+            vercel_request.parse_request,
+            "AI SDK chat",
+            "an AI SDK UI message stream (useChat)",
+        ),
     ]
     for path, parse, name, shape in dialects:
         app.add_api_route(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import doctest
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Sequence
@@ -48,7 +47,7 @@ from pydantic import TypeAdapter
 
 import labsupport.agui
 from labsupport.agent import achat_stream, chat_stream
-from labsupport.agui import AguiEncoder, parse_request
+from labsupport.agui import AguiEncoder
 from labsupport.events import (
     CitationEvent,
     CostEvent,
@@ -62,11 +61,10 @@ from labsupport.events import (
     ToolResultEvent,
 )
 from labsupport.mockllm import NO_ANSWER, MockLLM
+from tests.support.dialect_bodies import RUN_ID, THREAD_ID, agui_body
 from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
-THREAD_ID = "thread_1"
-RUN_ID = "agui_run_1"
 JS_DIR = Path(__file__).parent / "js"
 AGUI_EVENT: TypeAdapter[AguiEvent] = TypeAdapter(AguiEvent)
 
@@ -90,23 +88,6 @@ ENDS = {
     EventType.STEP_FINISHED: "step",
 }
 TERMINALS = {EventType.RUN_FINISHED, EventType.RUN_ERROR}
-
-
-def request_body(*questions: str, **fields: Any) -> dict[str, Any]:
-    """A RunAgentInput as HttpAgent sends it: camelCase, the conversation so far."""
-    messages = [
-        {"id": f"m{i}", "role": "user", "content": question} for i, question in enumerate(questions)
-    ]
-    return {
-        "threadId": THREAD_ID,
-        "runId": RUN_ID,
-        "state": {},
-        "messages": messages,
-        "tools": [],
-        "context": [],
-        "forwardedProps": {},
-        **fields,
-    }
 
 
 def parse_sse(data: bytes) -> list[AguiEvent]:
@@ -530,163 +511,19 @@ def test_a_thought_between_tokens_splits_the_answer_into_two_messages() -> None:
     assert text_of(events) == "Hello world"
 
 
-# -- bad requests ---------------------------------------------------------------------------
-
-BAD_REQUESTS: list[tuple[str, object, str]] = [
-    (
-        "array",
-        [request_body(QUESTION)],
-        "the body must be a JSON object (a RunAgentInput), got an array",
-    ),
-    (
-        "string",
-        "Who runs billing?",
-        "the body must be a JSON object (a RunAgentInput), got a string",
-    ),
-    (
-        "empty object",
-        {},
-        "threadId: required, but missing; runId: required, but missing; messages: required, but missing",
-    ),
-    (
-        "thread id a number",
-        request_body(QUESTION, threadId=7),
-        "threadId: should be a valid string, got a number",
-    ),
-    (
-        "messages not a list",
-        request_body(QUESTION, messages="hi"),
-        "messages: should be a valid list, got a string",
-    ),
-    (
-        "message without role",
-        request_body(QUESTION, messages=[{"id": "m0", "content": "hi"}]),
-        "messages[0]: has no 'role' field, which says what kind it is",
-    ),
-    (
-        "unknown role",
-        request_body(QUESTION, messages=[{"id": "m0", "role": "bot", "content": "hi"}]),
-        "messages[0]: 'role' is 'bot'; expected one of 'developer', 'system', 'assistant', 'user', 'tool', 'activity', 'reasoning'",
-    ),
-    (
-        "user message without content",
-        request_body(QUESTION, messages=[{"id": "m0", "role": "user"}]),
-        "messages[0].content: required, but missing",
-    ),
-    (
-        "content a number",
-        request_body(QUESTION, messages=[{"id": "m0", "role": "user", "content": 5}]),
-        "messages[0].content: should be a valid string or a valid list, got a number",
-    ),
-    (
-        "text part without text",
-        request_body(
-            QUESTION, messages=[{"id": "m0", "role": "user", "content": [{"type": "text"}]}]
-        ),
-        "messages[0].content[0].text: required, but missing",
-    ),
-    ("no messages", request_body(), "messages is empty; send the question as a user message"),
-    (
-        "no user message",
-        request_body(
-            messages=[
-                {"id": "s", "role": "system", "content": "Be brief."},
-                {"id": "a", "role": "assistant", "content": "Hello!"},
-            ]
-        ),
-        "messages has no user message (roles found: assistant, system)",
-    ),
-    (
-        "no text in the last user message",
-        request_body(
-            QUESTION,
-            messages=[
-                {"id": "m0", "role": "user", "content": QUESTION},
-                {
-                    "id": "m1",
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "image",
-                            "source": {"type": "url", "value": "https://example.org/a.png"},
-                        }
-                    ],
-                },
-            ],
-        ),
-        "messages[1], the last user message, has no text part (its content holds image); this agent answers text",
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("payload", "detail"), [(p, d) for _, p, d in BAD_REQUESTS], ids=[n for n, _, _ in BAD_REQUESTS]
-)
-def test_a_bad_request_is_refused_saying_precisely_what_is_wrong(
-    payload: object, detail: str
-) -> None:
-    with pytest.raises(ValueError, match=f"^{re.escape(detail)}$"):
-        parse_request(payload)
-
-
-def test_the_question_is_the_text_of_the_last_user_message() -> None:
-    body = request_body(
-        messages=[
-            {"id": "u1", "role": "user", "content": "Who is on call?"},
-            {"id": "a1", "role": "assistant", "content": "The rotation is weekly."},
-            {
-                "id": "u2",
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Who runs billing?"},
-                    {
-                        "type": "image",
-                        "source": {"type": "url", "value": "https://example.org/a.png"},
-                    },
-                    {"type": "text", "text": "Answer briefly."},
-                ],
-            },
-            {"id": "t1", "role": "tool", "toolCallId": "c1", "content": "{}"},
-        ]
-    )
-    question, encoder = parse_request(body)
-    assert question == "Who runs billing?\nAnswer briefly."
-    assert (encoder.thread_id, encoder.run_id) == (THREAD_ID, RUN_ID)
-    assert encoder.media_type == EventEncoder().get_content_type() == "text/event-stream"
-
-
 # -- over a real socket ---------------------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_post_ag_ui_streams_one_valid_run(lab_url: str) -> None:
     with httpx.Client(base_url=lab_url, timeout=30) as client:
-        response = client.post("/ag-ui", json=request_body(QUESTION))
+        response = client.post("/ag-ui", json=agui_body(QUESTION))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["cache-control"] == "no-cache"
     events = parse_sse(response.content)
     assert lifecycle_problems(events) == []
     assert text_of(events) == answer_of(lab_run())
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("payload", "detail"), [(p, d) for _, p, d in BAD_REQUESTS], ids=[n for n, _, _ in BAD_REQUESTS]
-)
-def test_post_ag_ui_refuses_a_bad_request_with_422_and_the_reason(
-    lab_url: str, payload: object, detail: str
-) -> None:
-    response = httpx.post(f"{lab_url}/ag-ui", json=payload, timeout=30)
-    assert response.status_code == 422
-    assert response.json()["detail"].endswith(detail)
-
-
-@pytest.mark.slow
-def test_post_ag_ui_applies_the_servers_question_checks(lab_url: str) -> None:
-    response = httpx.post(f"{lab_url}/ag-ui", json=request_body("   "), timeout=30)
-    assert response.status_code == 422
-    assert "the last user message must not be empty" in response.json()["detail"]
 
 
 # -- the stock AG-UI client, in node --------------------------------------------------------

@@ -25,6 +25,8 @@ MODULES = [
     "run_registry",
     "request_checks",
     "openai_chunks",
+    "agui_request",
+    "vercel_request",
 ]
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import doctest
 import json
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -39,7 +38,8 @@ from labsupport.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from labsupport.vercel import DONE, VercelEncoder, parse_request
+from labsupport.vercel import DONE, VercelEncoder
+from tests.support.dialect_bodies import chat_body, user
 
 QUESTION = "Who runs billing?"
 SECOND_QUESTION = "Who leads the Platform team?"
@@ -376,166 +376,15 @@ def test_the_response_announces_the_protocol() -> None:
     assert encoder.headers["X-Accel-Buffering"] == "no"
 
 
-# -- the request ---------------------------------------------------------------------
-
-
-def user(text: str, msg_id: str = "u1") -> dict[str, Any]:
-    return {"id": msg_id, "role": "user", "parts": [{"type": "text", "text": text}]}
-
-
-def body(*messages: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"id": "chat-1", "messages": list(messages), "trigger": "submit-message", **extra}
-
-
-# An assistant message exactly as useChat keeps it after a run of this server.
-EARLIER_ANSWER = {
-    "id": "msg_1",
-    "role": "assistant",
-    "metadata": {"runId": "run_1"},
-    "parts": [
-        {"type": "reasoning", "id": "reasoning_1", "text": "I will search.", "state": "done"},
-        {
-            "type": "tool-search_kb",
-            "toolCallId": "call_1",
-            "state": "output-available",
-            "input": {"query": "runs billing", "k": 3},
-            "output": {"sources": []},
-        },
-        {"type": "source-document", "sourceId": "D1", "mediaType": "text/plain", "title": "T"},
-        {"type": "text", "text": "The Payments team.", "state": "done"},
-    ],
-}
-
-
-@pytest.mark.parametrize(
-    ("payload", "question"),
-    [
-        (body(user(QUESTION)), QUESTION),
-        (body(user(QUESTION), EARLIER_ANSWER, user(SECOND_QUESTION, "u2")), SECOND_QUESTION),
-        ({**body(user(QUESTION)), "trigger": "regenerate-message", "messageId": "m"}, QUESTION),
-        (body(user(QUESTION), EARLIER_ANSWER), QUESTION),
-        (body(user(QUESTION), sessionId="abc", messageId=None), QUESTION),
-        (
-            body({"id": "u", "role": "user", "parts": [{"type": "text", "text": "a"}] * 2}),
-            "a\na",
-        ),
-        (
-            body(
-                {
-                    "id": "u",
-                    "role": "user",
-                    "parts": [
-                        {"type": "file", "mediaType": "image/png", "url": "data:,"},
-                        {"type": "text", "text": QUESTION},
-                    ],
-                }
-            ),
-            QUESTION,
-        ),
-    ],
-    ids=[
-        "first-turn",
-        "second-turn-with-history",
-        "regenerate",
-        "last-message-is-the-assistant",
-        "extra-body-fields",
-        "two-text-parts",
-        "file-and-text",
-    ],
-)
-def test_the_question_is_the_last_user_messages_text(payload: object, question: str) -> None:
-    got, encoder = parse_request(payload)
-    assert got == question
-    assert isinstance(encoder, VercelEncoder)
-
-
-BAD_BODIES: list[tuple[object, str]] = [
-    (
-        [user(QUESTION)],
-        'the body must be a JSON object like {"id": "...", "messages": [...], '
-        '"trigger": "submit-message"}, got an array',
-    ),
-    ({"messages": [user(QUESTION)], "trigger": "submit-message"}, "field 'id' is required"),
-    (body(), "field 'messages' must not be empty"),
-    (
-        {**body(), "messages": {"0": user(QUESTION)}},
-        "field 'messages': input should be a valid list, got an object",
-    ),
-    (
-        body({**user(QUESTION), "role": "bot"}),
-        "field 'messages[0].role': input should be 'system', 'user' or 'assistant', got \"bot\"",
-    ),
-    (
-        body(user(QUESTION), {"id": "u2", "role": "user", "parts": [{"type": "text"}]}),
-        "field 'messages[1].parts[0]': a 'text' part needs a 'text' string",
-    ),
-    (
-        body({"id": "u", "role": "user", "parts": [{"type": "text", "text": 42}]}),
-        "field 'messages[0].parts[0].text': input should be a valid string, got 42",
-    ),
-    (
-        body({"id": "u", "role": "user", "parts": "Who?"}),
-        "field 'messages[0].parts': input should be a valid list, got \"Who?\"",
-    ),
-    (body({"role": "user", "parts": []}), "field 'messages[0].id' is required"),
-    (
-        body(user("   ")),
-        "messages[0], the last user message, has no text: give it a part like "
-        '{"type": "text", "text": "Who runs billing?"}',
-    ),
-    (body(EARLIER_ANSWER), "messages holds no message with role 'user': there is no question"),
-    (
-        {**body(user(QUESTION)), "trigger": "resume-stream"},
-        "field 'trigger': input should be 'submit-message' or 'regenerate-message', "
-        'got "resume-stream"',
-    ),
-    ({"id": "c", "messages": [user(QUESTION)]}, "field 'trigger' is required"),
-]
-
-
-BAD_IDS = [
-    "not-an-object",
-    "no-chat-id",
-    "no-messages",
-    "messages-not-a-list",
-    "bad-role",
-    "text-part-without-text",
-    "text-not-a-string",
-    "parts-not-a-list",
-    "message-without-id",
-    "blank-question",
-    "no-user-message",
-    "unknown-trigger",
-    "no-trigger",
-]
-
-
-@pytest.mark.parametrize(
-    ("payload", "detail"),
-    BAD_BODIES,
-    ids=BAD_IDS,
-)
-def test_a_bad_body_is_refused_with_what_is_wrong(payload: object, detail: str) -> None:
-    with pytest.raises(ValueError, match=f"^{re.escape(detail)}$"):
-        parse_request(payload)
-
-
 # -- over a real socket ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("payload", "detail"), BAD_BODIES, ids=BAD_IDS)
-def test_a_bad_body_gets_422_with_the_detail_over_http(
-    lab_url: str, payload: object, detail: str
-) -> None:
-    response = httpx.post(f"{lab_url}/api/chat", json=payload, timeout=10)
-    assert response.status_code == 422
-    assert response.json() == {"detail": f"not a valid AI SDK chat request: {detail}"}
 
 
 def test_the_stream_over_http_is_the_same_run_part_by_part(lab_url: str) -> None:
     with (
         httpx.Client(timeout=10) as client,
-        connect_sse(client, "POST", f"{lab_url}/api/chat", json=body(user(QUESTION))) as source,
+        connect_sse(
+            client, "POST", f"{lab_url}/api/chat", json=chat_body(user(QUESTION))
+        ) as source,
     ):
         assert source.response.headers["x-vercel-ai-ui-message-stream"] == "v1"
         assert source.response.headers["content-type"].startswith("text/event-stream")
