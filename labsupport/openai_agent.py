@@ -30,7 +30,6 @@ from openai.types.chat import ChatCompletionChunk
 
 from .agent import TOOL_NAME
 from .agent_args import check_k, check_question, check_run_id
-from .corpus import Hit, search
 from .events import (
     CitationEvent,
     DoneEvent,
@@ -45,14 +44,13 @@ from .events import (
 from .mockllm import Prices
 from .numbering import Numbering, new_run_id
 from .openai_adapter import ChunkReader
+from .search_tool import SEARCH_TOOL, run_search_tool
 
 __all__ = [
     "MAX_TOOL_ROUNDS",
-    "SEARCH_TOOL",
     "SYSTEM_PROMPT",
     "aopenai_chat_stream",
     "openai_chat_stream",
-    "run_search_tool",
 ]
 
 SYSTEM_PROMPT = (
@@ -60,54 +58,10 @@ SYSTEM_PROMPT = (
     "only from what it returns, and cite the documents you used by id in brackets, like [D1]."
 )
 
-SEARCH_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": TOOL_NAME,
-        "description": "Search Kestrel's internal knowledge base; returns the best-matching documents.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "query": {"type": "string", "description": "Keywords to search for."},
-                "k": {
-                    "type": "integer",
-                    "description": "How many documents to return (1-10).",
-                    "minimum": 1,
-                    "maximum": 10,
-                },
-            },
-            "required": ["query"],
-        },
-    },
-}
-"""The knowledge-base search, described for function calling."""
-
 MAX_TOOL_ROUNDS = 3
 """How many tool-calling turns a run may take before it gives up."""
 
 _CITED = re.compile(r"\[([^\[\]]+)\]")
-
-
-def run_search_tool(arguments: Mapping[str, Any], *, max_k: int = 10) -> tuple[list[Hit], str]:
-    """Run ``search_kb`` with the model's arguments: the hits, and the JSON the model reads back.
-
-    The model picks ``k`` (3 if it does not say); ``max_k`` caps it, as an app bounds its tools.
-
-    Example: ``run_search_tool({"query": "billing", "k": 1})[1]`` is a JSON list such as
-    ``[{"doc_id": "D1", "title": "Payments team", "score": 2.1, "text": "The Payments ..."}]``
-    """
-    query = arguments.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise ValueError(f"search_kb needs a non-empty 'query' string, got {query!r}")
-    k = arguments.get("k", 3)
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise ValueError(f"search_kb's 'k' must be an integer, got {k!r}")
-    hits = search(query, max(1, min(k, max_k, 10)))
-    results = [
-        {"doc_id": h.doc.id, "title": h.doc.title, "score": h.score, "text": h.doc.text}
-        for h in hits
-    ]
-    return hits, json.dumps(results, ensure_ascii=False)
 
 
 def _cited_ids(answer: str) -> list[str]:

@@ -27,6 +27,8 @@ MODULES = [
     "openai_chunks",
     "agui_request",
     "vercel_request",
+    "search_tool",
+    "tool_calls",
 ]
 
 

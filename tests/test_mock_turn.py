@@ -8,8 +8,8 @@ import pytest
 
 from labsupport.mock_turn import DEFAULT_K, TurnRun, plan
 from labsupport.mockllm import MockLLM
-from labsupport.openai_agent import SEARCH_TOOL
 from labsupport.openai_wire import ChatCompletionRequest, WireError
+from labsupport.search_tool import SEARCH_TOOL
 
 QUESTION = [{"role": "user", "content": "Who runs billing?"}]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -14,7 +13,7 @@ from labsupport.agent import chat_stream
 from labsupport.events import Event
 from labsupport.lifecycle import check_stream
 from labsupport.mockllm import PRICES, MockLLM
-from labsupport.openai_agent import aopenai_chat_stream, openai_chat_stream, run_search_tool
+from labsupport.openai_agent import aopenai_chat_stream, openai_chat_stream
 from labsupport.runstate import RunState
 from tests.support.openai_server import MockEndpoints
 
@@ -205,21 +204,3 @@ def test_a_client_of_the_wrong_kind_is_refused() -> None:
     client = openai.AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="lab")
     with pytest.raises(TypeError, match=r"client must be an openai\.OpenAI"):
         openai_chat_stream(QUESTION, client=client)  # type: ignore[arg-type]
-
-
-def test_search_tool_returns_json_the_model_can_read() -> None:
-    hits, content = run_search_tool({"query": "runs billing", "k": 2})
-    assert [h.doc.id for h in hits] == ["D1", "D3"]
-    results = json.loads(content)
-    assert [r["doc_id"] for r in results] == ["D1", "D3"]
-    assert results[0]["text"].startswith("The Payments team runs billing")
-
-
-@pytest.mark.parametrize(
-    ("arguments", "match"),
-    [({}, "non-empty 'query'"), ({"query": "x", "k": "3"}, "'k' must be an integer")],
-    ids=["no-query", "k-not-int"],
-)
-def test_search_tool_refuses_bad_arguments(arguments: dict[str, Any], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        run_search_tool(arguments)

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from labsupport.agent import chat_stream
 from labsupport.mockllm import NO_ANSWER, MockLLM, count_tokens
-from labsupport.openai_agent import SEARCH_TOOL
 from labsupport.openai_endpoint import CompletionStats, create_openai_router
 from labsupport.openai_wire import ChatCompletionRequest, error_from_validation
+from labsupport.search_tool import SEARCH_TOOL
 from tests.support.openai_server import MockEndpoints
 
 MODEL = "lab-mock-1"

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from labsupport.openai_agent import run_search_tool
+from labsupport.search_tool import run_search_tool
 from tests.support.openai_server import MockEndpoints
 
 sk = pytest.importorskip(
