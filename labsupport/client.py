@@ -79,14 +79,33 @@ def _refused(response: httpx.Response) -> StreamError:
     )
 
 
-def _decode(block: ServerSentEvent) -> tuple[Event, bool]:
-    """The event a block carries, and whether it is the run's last.
+class _Progress:
+    """How far one stream got: the id to resume after, its run, whether it ended.
 
-    Callers skip blocks without data first: the SSE spec dispatches nothing for them,
-    but httpx-sse reports one for a keep-alive comment that follows an event with an id.
+    Both clients read blocks through it, so resuming and cancelling work the same.
     """
-    event = decode_event(block.event, block.data, block.id)
-    return event, event.type in TERMINAL_TYPES
+
+    def __init__(self, last_event_id: str | None) -> None:
+        self.last_id = last_event_id
+        self.run_id: str | None = None
+        self.ended = False
+
+    def read(self, block: ServerSentEvent) -> Event | None:
+        """The event a block carries, or ``None`` for a block without data.
+
+        The SSE spec dispatches nothing for those, but httpx-sse reports one for a
+        keep-alive comment that follows an event with an id.
+        """
+        if not block.data:
+            return None
+        event = decode_event(block.event, block.data, block.id)
+        self.last_id, self.run_id = event_id(event), event.run_id
+        self.ended = event.type in TERMINAL_TYPES
+        return event
+
+    def left_running(self, cancel_on_close: bool) -> str | None:
+        """The run to cancel when the consumer stops early (and asked for that), else ``None``."""
+        return self.run_id if cancel_on_close and not self.ended else None
 
 
 def _truncated() -> StreamError:
@@ -166,30 +185,29 @@ def stream_events(
     _check_options(reconnects, last_event_id)
     own = client is None
     http = httpx.Client(timeout=timeout) if client is None else client
-    last_id, run_id, ended = last_event_id, None, False
+    progress = _Progress(last_event_id)
     try:
         for attempt in range(reconnects + 1):
-            verb, target, kwargs = _request(url, message, method, path, last_id)
+            verb, target, kwargs = _request(url, message, method, path, progress.last_id)
             try:
                 with http.stream(verb, target, **kwargs) as response:
                     if response.status_code != 200:
                         response.read()
                         raise _refused(response)
                     for block in EventSource(response).iter_sse():
-                        if not block.data:
-                            continue  # see _decode
-                        event, ended = _decode(block)
-                        last_id, run_id = event_id(event), event.run_id
-                        yield event
-                        if ended:
+                        event = progress.read(block)
+                        if event is not None:
+                            yield event
+                        if progress.ended:
                             return
             except httpx.TransportError as exc:
-                _resume_or_raise(exc, last_id, last_attempt=attempt == reconnects)
+                _resume_or_raise(exc, progress.last_id, last_attempt=attempt == reconnects)
                 continue
-            _resume_or_raise(None, last_id, last_attempt=attempt == reconnects)
+            _resume_or_raise(None, progress.last_id, last_attempt=attempt == reconnects)
     finally:
         try:
-            if cancel_on_close and run_id is not None and not ended:
+            run_id = progress.left_running(cancel_on_close)
+            if run_id is not None:
                 with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
                     _cancel_result(http.post(_cancel_target(url, run_id), timeout=2.0))
         finally:
@@ -214,10 +232,10 @@ async def astream_events(
     _check_options(reconnects, last_event_id)
     own = client is None
     http = httpx.AsyncClient(timeout=timeout) if client is None else client
-    last_id, run_id, ended = last_event_id, None, False
+    progress = _Progress(last_event_id)
     try:
         for attempt in range(reconnects + 1):
-            verb, target, kwargs = _request(url, message, method, path, last_id)
+            verb, target, kwargs = _request(url, message, method, path, progress.last_id)
             try:
                 async with http.stream(verb, target, **kwargs) as response:
                     if response.status_code != 200:
@@ -226,22 +244,21 @@ async def astream_events(
                     blocks = EventSource(response).aiter_sse()
                     try:
                         async for block in blocks:
-                            if not block.data:
-                                continue  # see _decode
-                            event, ended = _decode(block)
-                            last_id, run_id = event_id(event), event.run_id
-                            yield event
-                            if ended:
+                            event = progress.read(block)
+                            if event is not None:
+                                yield event
+                            if progress.ended:
                                 return
                     finally:
                         await blocks.aclose()
             except httpx.TransportError as exc:
-                _resume_or_raise(exc, last_id, last_attempt=attempt == reconnects)
+                _resume_or_raise(exc, progress.last_id, last_attempt=attempt == reconnects)
                 continue
-            _resume_or_raise(None, last_id, last_attempt=attempt == reconnects)
+            _resume_or_raise(None, progress.last_id, last_attempt=attempt == reconnects)
     finally:
         try:
-            if cancel_on_close and run_id is not None and not ended:
+            run_id = progress.left_running(cancel_on_close)
+            if run_id is not None:
                 # Shielded: a cancelled consumer still stops the run it leaves behind.
                 with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
                     await asyncio.shield(_acancel_quietly(http, url, run_id))
