@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .agent_api import Agent, MockAgent
 from .agent_args import MAX_QUESTION_CHARS
+from .host_guard import HostGuard, host_name
 from .live_run import RunLimits
 from .mockllm import MockLLM
 from .openai_endpoint import create_openai_router
@@ -105,6 +106,8 @@ class ServerSettings(BaseModel):
     keepalive_seconds: float = Field(default=15.0, gt=0, allow_inf_nan=False)
     max_message_chars: int = Field(default=MAX_QUESTION_CHARS, ge=1)
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    # Host names served besides 127.0.0.1, localhost and [::1] (any port); others get 403.
+    allowed_hosts: tuple[str, ...] = ()
     # Off: a client that disconnects stops its run at once (nobody pays for an unread answer).
     # On: the run waits ``resume_grace_seconds`` for a reconnection with Last-Event-ID.
     resumable: bool = False
@@ -125,6 +128,17 @@ class ServerSettings(BaseModel):
             if parts.path or parts.query or parts.fragment:
                 raise ValueError(f"an origin has no path, query or fragment, got {origin!r}")
         return origins
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _plain_host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for host in hosts:
+            if not host or host != host_name(host) or any(c in host for c in "/*@ "):
+                raise ValueError(
+                    f"allowed_hosts must list lower-case host names without scheme, port or "
+                    f"wildcard, such as 'lab.example.org', got {host!r}"
+                )
+        return hosts
 
     def build_llm(self) -> MockLLM:
         """The model the server's agent uses: ``llm`` if given, else a paced ``MockLLM``."""
@@ -194,6 +208,10 @@ def create_app(
         allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
         expose_headers=["X-Run-ID"],
         allow_credentials=False,
+    )
+    # Outermost, so a rebound Host or a cross-site request is refused before CORS or a route.
+    app.add_middleware(
+        HostGuard, allowed_hosts=settings.allowed_hosts, cors_origins=settings.cors_origins
     )
     _add_lab_routes(app, lab)
     _add_dialects(app, lab)
