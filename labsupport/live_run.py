@@ -71,6 +71,8 @@ class RunCounters:
     runs_resumed: int = 0
     runs_expired: int = 0
     cancel_requests: int = 0
+    active_runs: int = 0  # created and not yet settled: running, parked, or being written
+    runs_refused: int = 0  # not created: the server was at its cap
 
 
 @dataclass(eq=False)

@@ -5,26 +5,41 @@ so a student reading the response knows what to fix:
 
 >>> check_message("  ", "the message", 2000).body
 b'{"detail":"the message must not be empty"}'
+
+A body is refused with 413 before it is read whole: up front when its
+``Content-Length`` is too large, otherwise as soon as the chunks read so far are.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from .json_errors import json_type
 
-__all__ = ["check_message", "problem", "read_json", "read_json_message"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "body_limit",
+    "check_message",
+    "problem",
+    "read_json",
+    "read_json_message",
+]
+
+# The most any JSON body may hold, whatever the message limit: a long AG-UI or AI SDK
+# conversation fits, and a runaway upload is refused before it fills memory.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 # A JSON body holding the longest allowed message, escaped, fits in this many bytes per char.
 _BYTES_PER_CHAR = 12
 
 
-def problem(status: int, detail: str) -> JSONResponse:
+def problem(status: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The 4xx (or 5xx) answer whose ``detail`` says what is wrong."""
-    return JSONResponse({"detail": detail}, status_code=status)
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 def check_message(message: object, where: str, limit: int) -> str | JSONResponse:
@@ -42,18 +57,45 @@ def check_message(message: object, where: str, limit: int) -> str | JSONResponse
     return message
 
 
-async def read_json(request: Request, limit: int) -> object | JSONResponse:
-    """The request's JSON body, or the 4xx response that says why it cannot be read."""
+def body_limit(limit: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> int:
+    """The most bytes a JSON body holding ``limit`` chars may take, at most ``max_body_bytes``.
+
+    Example: body_limit(10) -> 1144, body_limit(2000, max_body_bytes=4096) -> 4096
+    """
+    return min(limit * _BYTES_PER_CHAR + 1024, max_body_bytes)
+
+
+def _too_large(max_bytes: int, size: str) -> JSONResponse:
+    return problem(
+        413,
+        f"request body is larger than {max_bytes} bytes ({size}); send a shorter message, or "
+        f"raise ServerSettings(max_message_chars=..., max_body_bytes=...)",
+    )
+
+
+async def read_json(
+    request: Request, limit: int, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> object | JSONResponse:
+    """The request's JSON body, or the 4xx response that says why it cannot be read.
+
+    ``limit`` is the longest message in chars; the body may take ``body_limit`` bytes.
+    """
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json":
         got = repr(media_type) if media_type else "no Content-Type"
         return problem(415, f"Content-Type must be application/json, got {got}")
-    max_bytes = limit * _BYTES_PER_CHAR + 1024
+    max_bytes = body_limit(limit, max_body_bytes)
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            return problem(400, f"Content-Length must be a number of bytes, got {declared!r}")
+        if int(declared) > max_bytes:
+            return _too_large(max_bytes, f"Content-Length: {int(declared)}")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > max_bytes:
-            return problem(413, f"request body is larger than {max_bytes} bytes")
+        if len(body) > max_bytes:  # a chunked body has no Content-Length: stop reading here
+            return _too_large(max_bytes, f"{len(body)} bytes read so far")
     try:
         payload = json.loads(bytes(body))
     except json.JSONDecodeError as exc:
@@ -67,9 +109,11 @@ async def read_json(request: Request, limit: int) -> object | JSONResponse:
     return parsed
 
 
-async def read_json_message(request: Request, limit: int) -> str | JSONResponse:
+async def read_json_message(
+    request: Request, limit: int, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> str | JSONResponse:
     """The ``message`` of a ``{"message": "..."}`` body, or the 4xx that says what is wrong."""
-    payload = await read_json(request, limit)
+    payload = await read_json(request, limit, max_body_bytes=max_body_bytes)
     if isinstance(payload, JSONResponse):
         return payload
     if not isinstance(payload, dict):

@@ -10,7 +10,7 @@ labsupport.run_errors.RunGone: run run_a no longer keeps those events
 
 from __future__ import annotations
 
-__all__ = ["RunConflict", "RunError", "RunGone", "UnknownRun"]
+__all__ = ["RunConflict", "RunError", "RunGone", "TooManyRuns", "UnknownRun"]
 
 
 class RunError(Exception):
@@ -27,3 +27,7 @@ class RunGone(RunError):
 
 class RunConflict(RunError):
     """The run exists, but the request does not fit it (another message, a future seq, ended)."""
+
+
+class TooManyRuns(RunError):
+    """The server already holds as many active runs as it allows; no new run was created."""

@@ -2,6 +2,8 @@
 
 An ended run is forgotten at once, unless it is resumable: then it stays for
 ``replay_seconds`` so a client that reconnects late still gets its last events.
+At most ``max_active_runs`` runs are active at once (running, or parked for a
+reconnection): one more is refused with ``TooManyRuns`` before it is created.
 
 >>> registry = RunRegistry(replay_seconds=60.0)
 >>> registry.lookup("run_nope")
@@ -19,17 +21,31 @@ from typing import Any
 
 from .events import Event
 from .live_run import Run, RunCounters, RunLimits
-from .run_errors import UnknownRun
+from .run_errors import TooManyRuns, UnknownRun
 from .sse import WireEncoder
 
-__all__ = ["RunRegistry"]
+__all__ = ["DEFAULT_MAX_ACTIVE_RUNS", "RunRegistry"]
+
+# Well above lesson 7's 100 streams and the benchmarks' 1,000, well below what exhausts a laptop.
+DEFAULT_MAX_ACTIVE_RUNS = 2000
 
 
 class RunRegistry:
     """The server's runs by id, their counters, and how long ended runs are kept."""
 
-    def __init__(self, *, limits: RunLimits | None = None, replay_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        limits: RunLimits | None = None,
+        replay_seconds: float = 60.0,
+        max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
+    ) -> None:
+        if isinstance(max_active_runs, bool) or not isinstance(max_active_runs, int):
+            raise TypeError(f"max_active_runs must be an int, got {max_active_runs!r}")
+        if max_active_runs < 1:
+            raise ValueError(f"max_active_runs must be at least 1, got {max_active_runs}")
         self.limits = limits if limits is not None else RunLimits()
+        self.max_active_runs = max_active_runs
         self.replay_seconds = replay_seconds
         self.counters = RunCounters()
         self._runs: dict[str, Run] = {}
@@ -48,8 +64,12 @@ class RunRegistry:
         *,
         resumable: bool,
     ) -> Run:
-        """A run of ``events``, encoded by ``encoder``; it starts when a reader attaches."""
+        """A run of ``events``, encoded by ``encoder``; it starts when a reader attaches.
+
+        Raises ``TooManyRuns`` (and creates nothing) when ``max_active_runs`` are active.
+        """
         self._purge()
+        self.check_room()
         run = Run(
             run_id,
             message,
@@ -61,7 +81,18 @@ class RunRegistry:
             on_settled=self._settled,
         )
         self._runs[run_id] = run
+        self.counters.active_runs += 1
         return run
+
+    def check_room(self) -> None:
+        """Raise ``TooManyRuns`` if one more run would exceed ``max_active_runs``."""
+        if self.counters.active_runs >= self.max_active_runs:
+            self.counters.runs_refused += 1
+            raise TooManyRuns(
+                f"this server already has {self.counters.active_runs} active runs, its limit "
+                f"(running or parked for a reconnection); retry when one ends, or raise the limit "
+                f"with ServerSettings(max_active_runs=...)"
+            )
 
     def get(self, run_id: str) -> Run | None:
         """The run with this id, or ``None``."""
@@ -111,6 +142,7 @@ class RunRegistry:
         task.add_done_callback(self._tasks.discard)
 
     def _settled(self, run: Run) -> None:
+        self.counters.active_runs -= 1
         if run.resumable:
             self._kept.append(run)
         elif self._runs.get(run.run_id) is run:

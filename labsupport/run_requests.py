@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, Response
 
 from .agent_api import Agent
 from .numbering import new_run_id
-from .request_checks import check_message, problem, read_json
-from .run_errors import RunConflict, RunError, RunGone, UnknownRun
+from .request_checks import DEFAULT_MAX_BODY_BYTES, check_message, problem, read_json
+from .run_errors import RunConflict, RunError, RunGone, TooManyRuns, UnknownRun
 from .run_registry import RunRegistry
 from .run_stream import RunStream
 from .sse import LabEncoder, WireEncoder, parse_last_event_id
@@ -28,8 +28,16 @@ __all__ = ["STATUS", "DialectParser", "Lab", "cancel", "dialect_endpoint", "stre
 DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
 """Reads a dialect's request body: returns the question and the run's encoder, or raises ValueError."""
 
-STATUS: dict[type[RunError], int] = {UnknownRun: 404, RunGone: 410, RunConflict: 409}
-"""The HTTP status of each reason a run cannot be resumed or cancelled."""
+STATUS: dict[type[RunError], int] = {
+    UnknownRun: 404,
+    RunGone: 410,
+    RunConflict: 409,
+    TooManyRuns: 429,
+}
+"""The HTTP status of each reason a run cannot be started, resumed or cancelled."""
+
+# What a 429 asks the client to wait: mock runs last seconds, so a slot frees up soon.
+RETRY_AFTER_SECONDS = 1
 
 # How long EventSource waits before reconnecting to a resumable stream.
 _RECONNECT_MS = 1000
@@ -45,6 +53,7 @@ class Lab:
     resumable: bool = False
     keepalive_seconds: float = 15.0
     max_message_chars: int = 2000
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def stats(self) -> dict[str, int | float]:
         """The ``/stats`` counters: the runs' and the agent's spend."""
@@ -63,6 +72,8 @@ class Lab:
             "runs_resumed": counters.runs_resumed,
             "runs_expired": counters.runs_expired,
             "cancel_requests": counters.cancel_requests,
+            "active_runs": counters.active_runs,
+            "runs_refused": counters.runs_refused,
         }
 
     def close_streams(self) -> None:
@@ -71,11 +82,20 @@ class Lab:
 
 
 def _refused(exc: RunError) -> JSONResponse:
-    return problem(STATUS[type(exc)], str(exc))
+    status = STATUS[type(exc)]
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+    return problem(status, str(exc), headers)
 
 
 def start(lab: Lab, message: str, encoder: WireEncoder | None = None) -> Response:
-    """A new run answering ``message``, streamed in ``encoder``'s dialect (the lab's own if None)."""
+    """A new run answering ``message``, streamed in ``encoder``'s dialect (the lab's own if None).
+
+    At the cap of active runs the answer is 429 with ``Retry-After``, before the agent is asked.
+    """
+    try:
+        lab.runs.check_room()
+    except TooManyRuns as exc:
+        return _refused(exc)
     run_id = new_run_id()
     try:
         events = lab.agent.stream(message, k=lab.k, run_id=run_id)
@@ -147,7 +167,7 @@ def dialect_endpoint(
 
     async def endpoint(request: Request) -> Response:
         # Dialect bodies carry a conversation, so allow a few questions' worth of JSON.
-        payload = await read_json(request, limit * 4)
+        payload = await read_json(request, limit * 4, max_body_bytes=lab.max_body_bytes)
         if isinstance(payload, JSONResponse):
             return payload
         try:

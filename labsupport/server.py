@@ -45,8 +45,8 @@ from .host_guard import HostGuard, host_name
 from .live_run import RunLimits
 from .mockllm import MockLLM
 from .openai_endpoint import create_openai_router
-from .request_checks import check_message, read_json_message
-from .run_registry import RunRegistry
+from .request_checks import DEFAULT_MAX_BODY_BYTES, check_message, read_json_message
+from .run_registry import DEFAULT_MAX_ACTIVE_RUNS, RunRegistry
 from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, stream
 from .sse import MEDIA_TYPE
 
@@ -76,6 +76,9 @@ STATS_FIELDS: tuple[str, ...] = (
     "runs_resumed",
     "runs_expired",
     "cancel_requests",
+    # The cap on active runs (lesson 7's load step):
+    "active_runs",
+    "runs_refused",
 )
 
 
@@ -114,6 +117,10 @@ class ServerSettings(BaseModel):
     resume_grace_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     replay_events: int = Field(default=10_000, ge=1)
     replay_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    # Runs active at once (running or parked); one more gets 429 with Retry-After.
+    max_active_runs: int = Field(default=DEFAULT_MAX_ACTIVE_RUNS, ge=1)
+    # A larger JSON body gets 413 before it is read whole.
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
 
     @field_validator("cors_origins")
     @classmethod
@@ -240,7 +247,7 @@ def _add_lab_routes(app: FastAPI, lab: Lab) -> None:
     )
     async def chat_stream_post(request: Request) -> Response:
         """Answer ``message``, streaming the run's events as SSE."""
-        message = await read_json_message(request, limit)
+        message = await read_json_message(request, limit, max_body_bytes=lab.max_body_bytes)
         return message if isinstance(message, Response) else stream(lab, request, message)
 
     @app.get("/chat/stream", responses=_STREAM_RESPONSES, response_class=Response)
@@ -270,11 +277,16 @@ def _lab(settings: ServerSettings, agent: Agent) -> Lab:
     limits = RunLimits(grace=settings.resume_grace_seconds, replay_events=settings.replay_events)
     return Lab(
         agent=agent,
-        runs=RunRegistry(limits=limits, replay_seconds=settings.replay_seconds),
+        runs=RunRegistry(
+            limits=limits,
+            replay_seconds=settings.replay_seconds,
+            max_active_runs=settings.max_active_runs,
+        ),
         k=settings.k,
         resumable=settings.resumable,
         keepalive_seconds=settings.keepalive_seconds,
         max_message_chars=settings.max_message_chars,
+        max_body_bytes=settings.max_body_bytes,
     )
 
 

@@ -8,11 +8,14 @@ in the middle; "cancel" is ``POST /runs/{id}/cancel``.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from labsupport.client import StreamError, astream_events, cancel_run, stream_events
@@ -20,6 +23,8 @@ from labsupport.events import Event
 from labsupport.server import ServerSettings, create_app
 from labsupport.sse import event_id
 from labsupport.view import LiveView
+from tests.support.dialect_bodies import agui_body, chat_body, user
+from tests.support.process_server import serve_in_process
 from tests.support.relay import relay_to
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -300,3 +305,137 @@ def test_an_ended_run_is_forgotten_after_replay_seconds() -> None:
         forgotten = resume_request(url, event_id(events[-2]))
     assert forgotten.status_code == 404
     assert "ended more than 0.3 s ago" in forgotten.json()["detail"]
+
+
+# --- the cap on active runs ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def capped() -> Iterator[str]:
+    """A server that holds one run at most; its runs take seconds."""
+    with serve(max_active_runs=1, tokens_per_second=5.0) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/chat/stream", None),
+        ("POST", "/chat/stream", {"message": QUESTION}),
+        ("POST", "/ag-ui", agui_body(QUESTION)),
+        ("POST", "/api/chat", chat_body(user(QUESTION))),
+    ],
+    ids=["lab-get", "lab-post", "ag-ui", "ai-sdk"],
+)
+def test_a_run_over_the_cap_gets_429_with_retry_after_and_starts_nothing(
+    capped: str, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    with httpx.stream("POST", f"{capped}/chat/stream", json={"message": QUESTION}) as holder:
+        chunks = holder.iter_raw()  # kept: a dropped iterator would close the stream
+        next(chunks)  # the one allowed run is streaming
+        before = stats(capped)
+        response = httpx.request(method, f"{capped}{path}", params={"message": QUESTION}, json=body)
+        after = stats(capped)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["detail"] == (
+        "this server already has 1 active runs, its limit (running or parked for a "
+        "reconnection); retry when one ends, or raise the limit with "
+        "ServerSettings(max_active_runs=...)"
+    )
+    assert after["runs_refused"] - before["runs_refused"] == 1
+    assert (after["runs_started"], after["active_runs"]) == (before["runs_started"], 1)
+    assert after["tokens_generated"] - before["tokens_generated"] < 5  # only the holder's
+    wait_for(lambda: stats(capped)["active_runs"] == 0)
+
+
+def test_a_parked_run_holds_its_slot_until_it_expires() -> None:
+    with serve(
+        max_active_runs=1, resumable=True, resume_grace_seconds=0.5, tokens_per_second=5.0
+    ) as url:
+        with httpx.stream("GET", f"{url}/chat/stream", params={"message": QUESTION}) as first:
+            chunks = first.iter_raw()
+            next(chunks)
+        wait_for(lambda: stats(url)["runs_parked"] == 1)
+        assert httpx.get(f"{url}/chat/stream", params={"message": QUESTION}).status_code == 429
+        wait_for(lambda: stats(url)["active_runs"] == 0)
+        assert stats(url)["runs_expired"] == 1
+        with httpx.stream("GET", f"{url}/chat/stream", params={"message": QUESTION}) as second:
+            assert second.status_code == 200
+
+
+BURST = 1000
+CAP = 50
+MiB = 1024 * 1024
+
+
+async def _burst(url: str, count: int) -> Counter[int]:
+    """``count`` run requests at once over 100 connections; the status of each answer."""
+    statuses: Counter[int] = Counter()
+
+    async def one(client: httpx.AsyncClient) -> None:
+        async with client.stream("POST", f"{url}/chat/stream", json={"message": QUESTION}) as r:
+            body = await r.aread()
+        statuses[r.status_code] += 1
+        if r.status_code == 200:
+            assert body.endswith(b"\n\n") and b"event: done\n" in body
+        else:
+            assert r.headers["retry-after"] == "1"
+
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        await asyncio.wait_for(asyncio.gather(*(one(client) for _ in range(count))), timeout=120)
+    return statuses
+
+
+class StatsWatcher(threading.Thread):
+    """Polls ``/stats`` from a thread of its own, so the burst's client does not delay it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.latencies: list[float] = []
+        self.peak_active_runs = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10.0) as client:
+            while not self.stop.wait(0.05):
+                start = time.perf_counter()
+                counters = client.get(f"{self.url}/stats").json()
+                self.latencies.append(time.perf_counter() - start)
+                self.peak_active_runs = max(self.peak_active_runs, counters["active_runs"])
+
+
+def test_a_burst_of_1000_runs_is_capped_keeps_stats_prompt_and_leaks_nothing() -> None:
+    # Each run holds its slot for 0.2 s, then streams its answer at once.
+    settings = {"ttft": 0.2, "tool_delay": 0, "tokens_per_second": None, "max_active_runs": CAP}
+    with serve_in_process(settings) as (url, pid):
+        server = psutil.Process(pid)
+        asyncio.run(_burst(url, 200))  # warm up: imports, caches, buffers
+        wait_for(lambda: stats(url)["active_runs"] == 0)
+        rss_before = server.memory_info().rss
+        refused_before = stats(url)["runs_refused"]
+        watcher = StatsWatcher(url)
+        watcher.start()
+        started = time.perf_counter()
+        statuses = asyncio.run(_burst(url, BURST))
+        seconds = time.perf_counter() - started
+        watcher.stop.set()
+        watcher.join(timeout=15)
+        wait_for(lambda: stats(url)["active_runs"] == 0 and stats(url)["active_streams"] == 0)
+        rss_after = server.memory_info().rss
+        final = stats(url)
+    polls, peak = watcher.latencies, watcher.peak_active_runs
+    print(
+        f"burst of {BURST} in {seconds:.1f} s: {dict(statuses)}; peak active runs {peak}; "
+        f"/stats polled {len(polls)} times, slowest {max(polls) * 1000:.0f} ms; "
+        f"RSS {rss_before / MiB:.1f} -> {rss_after / MiB:.1f} MiB"
+    )
+    assert set(statuses) == {200, 429} and sum(statuses.values()) == BURST
+    assert statuses[200] >= CAP  # the cap was filled, and the rest refused, not queued
+    assert 0 < peak <= CAP
+    assert len(polls) >= 3 and max(polls) < 2.0
+    assert final["runs_refused"] - refused_before == statuses[429]
+    assert final["active_runs"] == final["active_streams"] == final["runs_parked"] == 0
+    assert rss_after - rss_before < 25 * MiB

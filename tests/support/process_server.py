@@ -1,0 +1,53 @@
+"""A lab server in a process of its own, so its memory (RSS) can be measured apart from the test's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from tests.support.net import free_port
+
+_SERVE = """
+import sys, uvicorn
+from labsupport.server import ServerSettings, create_app
+settings = ServerSettings.model_validate_json(sys.argv[2])
+uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+@contextmanager
+def serve_in_process(
+    settings: dict[str, Any], *, startup_timeout: float = 20.0
+) -> Iterator[tuple[str, int]]:
+    """Serve ``ServerSettings(**settings)`` with uvicorn in a subprocess; yields (base URL, pid)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(port), json.dumps(settings)],
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            try:
+                httpx.get(f"{url}/stats", timeout=1.0).raise_for_status()
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the lab server on port {port} did not start") from None
+                time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
