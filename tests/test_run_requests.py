@@ -407,6 +407,7 @@ class StatsWatcher(threading.Thread):
                 self.peak_active_runs = max(self.peak_active_runs, counters["active_runs"])
 
 
+@pytest.mark.slow
 def test_a_burst_of_1000_runs_is_capped_keeps_stats_prompt_and_leaks_nothing() -> None:
     # Each run holds its slot for 0.2 s, then streams its answer at once.
     settings = {"ttft": 0.2, "tool_delay": 0, "tokens_per_second": None, "max_active_runs": CAP}
