@@ -7,10 +7,8 @@ that says what was refused and how to allow it:
   reaches the server as a same-origin page, so CORS does not stop it; but its
   browser still sends ``Host: evil.example``. Only the server's loopback names
   (``127.0.0.1``, ``localhost``, ``[::1]``, any port) and the names listed in
-  ``ServerSettings.allowed_hosts`` are served, and names under the reserved
-  ``.test`` domain (RFC 6761: never delegated in public DNS, so no public page
-  can be rebound to one), which in-process clients such as
-  ``httpx.ASGITransport(app)`` with ``http://lab.test`` use.
+  ``ServerSettings.allowed_hosts`` are served; in-process clients
+  (``httpx.ASGITransport(app)``) address the app as ``http://127.0.0.1``.
 - **Cross-site requests.** An ``<img src=".../chat/stream?message=...">`` or an
   ``EventSource`` on another site starts a run without being able to read it.
   Browsers mark such requests ``Sec-Fetch-Site: cross-site`` (or ``same-site``
@@ -51,7 +49,6 @@ LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 # Read-only paths a link from anywhere may open: they start no run and reveal no counters.
 _OPEN_PATHS: frozenset[str] = frozenset({"/", "/docs", "/redoc", "/openapi.json"})
-_RESERVED_TEST_DOMAIN = ".test"
 _CROSS_SITE: frozenset[str] = frozenset({"cross-site", "same-site"})
 
 
@@ -119,7 +116,7 @@ class HostGuard:
         return None
 
     def _served(self, name: str) -> bool:
-        return name in self.hosts or name.endswith(_RESERVED_TEST_DOMAIN)
+        return name in self.hosts
 
     def _proxied(self, scope: Scope, headers: Headers) -> bool:
         """Whether jupyter-server-proxy marked this request as proxied to this server's port."""

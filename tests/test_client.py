@@ -92,7 +92,7 @@ async def test_stream_cut_before_the_terminal_event_raises() -> None:
     async with asgi(app) as client:
         received: list[Event] = []
         with pytest.raises(StreamError, match="ended before a done or error event"):
-            async for event in astream_events("http://lab.test", QUESTION, client=client):
+            async for event in astream_events("http://127.0.0.1", QUESTION, client=client):
                 received.append(event)
     assert received == [TokenEvent(run_id="run_t", seq=0, text="half")]
 
@@ -101,7 +101,7 @@ async def test_keepalives_between_events_are_skipped() -> None:
     sent = [TokenEvent(run_id="run_k", seq=0, text="a"), DoneEvent(run_id="run_k", seq=1)]
     app = wire_app([KEEPALIVE, encode_event(sent[0]), KEEPALIVE, KEEPALIVE, encode_event(sent[1])])
     async with asgi(app) as client:
-        received = [e async for e in astream_events("http://lab.test", QUESTION, client=client)]
+        received = [e async for e in astream_events("http://127.0.0.1", QUESTION, client=client)]
     assert received == sent
 
 
@@ -125,7 +125,7 @@ def agent_saying(texts: list[str]) -> Any:
 async def test_any_token_text_survives_server_and_client_unchanged(texts: list[str]) -> None:
     app = create_app(agent=FunctionAgent(agent_saying(texts)))
     async with asgi(app) as client:
-        received = [e async for e in astream_events("http://lab.test", QUESTION, client=client)]
+        received = [e async for e in astream_events("http://127.0.0.1", QUESTION, client=client)]
     assert [e.text for e in received if isinstance(e, TokenEvent)] == texts
     assert [e.type for e in received] == ["token"] * len(texts) + ["done"]
 

@@ -57,7 +57,7 @@ def test_a_foreign_host_is_refused_before_any_work(
     assert runs_started(lab_url) == before
 
 
-@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST.", "[::1]", "lab.test"])
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST.", "[::1]"])
 def test_loopback_names_are_served_on_any_port(lab_url: str, name: str) -> None:
     response = httpx.get(f"{lab_url}/stats", headers={"Host": f"{name}:1234"}, timeout=10)
     assert response.status_code == 200
