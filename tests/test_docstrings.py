@@ -29,6 +29,8 @@ MODULES = [
     "vercel_request",
     "search_tool",
     "tool_calls",
+    "progress_log",
+    "progress",
 ]
 
 

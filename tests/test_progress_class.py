@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from labsupport.progress import RELATIVE_PATH, load
+from labsupport.progress_log import RELATIVE_PATH, load
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar, cast
 
-from ..progress import record
+from ..progress_log import record
 
 T = TypeVar("T")
 P = ParamSpec("P")
