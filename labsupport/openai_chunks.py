@@ -5,8 +5,11 @@ chunk per piece (text, or a slice of the tool call's JSON arguments), a chunk
 with the ``finish_reason``, the usage if asked for, and ``data: [DONE]``.
 A model failure mid-stream is one ``{"error": ...}`` data line instead.
 
->>> DONE
-b'data: [DONE]\\n\\n'
+>>> from openai.types.chat.chat_completion_chunk import ChoiceDelta
+>>> ChunkBuilder("lab-mock").delta(ChoiceDelta(content="Hi")).startswith(b'data: {"id":"chatcmpl-')
+True
+>>> error_chunk(MockModelError("the model failed"))
+b'data: {"error":{"message":"the model failed","type":"server_error","param":null,"code":"model_error"}}\\n\\n'
 """
 
 from __future__ import annotations
@@ -28,9 +31,7 @@ from .mock_turn import FinishReason, TurnRun
 from .mockllm import MockModelError
 from .openai_wire import WireError
 
-__all__ = ["DONE", "ChunkBuilder", "error_chunk"]
-
-DONE = format_sse_event(data_str="[DONE]")
+__all__ = ["ChunkBuilder", "error_chunk"]
 
 
 class ChunkBuilder:

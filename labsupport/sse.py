@@ -30,6 +30,7 @@ from fastapi.sse import format_sse_event
 from .events import Event, from_json
 
 __all__ = [
+    "DONE",
     "KEEPALIVE",
     "MEDIA_TYPE",
     "STREAM_HEADERS",
@@ -46,6 +47,10 @@ MEDIA_TYPE = "text/event-stream"
 # A comment line: EventSource and httpx-sse skip it, proxies see traffic and keep the
 # connection open while a slow tool runs.
 KEEPALIVE: bytes = format_sse_event(comment="keep-alive")
+
+# The block that ends an OpenAI Chat Completions stream, a convention the AI SDK's
+# UI message stream kept: not an event, so it has no name and no id.
+DONE: bytes = format_sse_event(data_str="[DONE]")
 
 STREAM_HEADERS: dict[str, str] = {
     # An event stream is never the same twice; nothing on the way may serve a stored copy.

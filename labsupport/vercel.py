@@ -65,16 +65,12 @@ from .events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from .sse import MEDIA_TYPE, STREAM_HEADERS
+from .sse import DONE, MEDIA_TYPE, STREAM_HEADERS
 
 __all__ = [
-    "DONE",
     "STREAM_HEADERS_V1",
     "VercelEncoder",
 ]
-
-DONE: bytes = format_sse_event(data_str="[DONE]")
-"""The last block of every stream: ``data: [DONE]``."""
 
 STREAM_HEADERS_V1: Mapping[str, str] = {
     **STREAM_HEADERS,

@@ -7,7 +7,8 @@ import json
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from labsupport.mockllm import MockModelError
-from labsupport.openai_chunks import DONE, ChunkBuilder, error_chunk
+from labsupport.openai_chunks import ChunkBuilder, error_chunk
+from labsupport.sse import DONE
 
 
 def data(line: bytes) -> dict[str, object]:

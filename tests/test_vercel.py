@@ -38,7 +38,8 @@ from labsupport.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from labsupport.vercel import DONE, VercelEncoder
+from labsupport.sse import DONE
+from labsupport.vercel import VercelEncoder
 from tests.support.dialect_bodies import chat_body, user
 
 QUESTION = "Who runs billing?"
