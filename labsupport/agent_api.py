@@ -31,7 +31,8 @@ from .agent import achat_stream
 from .events import Event
 from .mockllm import MockLLM, Prices
 from .openai_adapter import price_for
-from .openai_agent import MAX_TOOL_ROUNDS, aopenai_chat_stream
+from .openai_agent import aopenai_chat_stream
+from .openai_run import MAX_TOOL_ROUNDS
 
 __all__ = ["Agent", "MockAgent", "OpenAIAgent", "Spend"]
 

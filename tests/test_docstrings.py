@@ -29,6 +29,7 @@ MODULES = [
     "vercel_request",
     "search_tool",
     "tool_calls",
+    "openai_run",
     "progress_log",
     "progress",
 ]
