@@ -37,8 +37,9 @@ from .lifecycle import (
     checked,
     validate_stream,
 )
-from .mockllm import PRICES, MockLLM, MockModelError, Prices, count_tokens, tokenize
+from .mockllm import MockLLM, MockModelError, count_tokens, tokenize
 from .numbering import new_run_id
+from .prices import PRICES, Prices
 from .runstate import RunState, Step
 from .terminal import TerminalRenderer, format_cost, render
 

@@ -29,10 +29,11 @@ from openai import AsyncOpenAI
 
 from .agent import achat_stream
 from .events import Event
-from .mockllm import MockLLM, Prices
+from .mockllm import MockLLM
 from .openai_adapter import price_for
 from .openai_agent import aopenai_chat_stream
 from .openai_run import MAX_TOOL_ROUNDS
+from .prices import Prices
 
 __all__ = ["Agent", "MockAgent", "OpenAIAgent", "Spend"]
 

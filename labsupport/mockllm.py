@@ -25,18 +25,16 @@ import math
 import re
 import threading
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
 
 from ._pacing import Pause
 from .corpus import Document, Hit, get_document, terms
+from .prices import PRICES, Prices
 
 __all__ = [
     "NO_ANSWER",
-    "PRICES",
     "MockLLM",
     "MockModelError",
     "MockStream",
-    "Prices",
     "count_tokens",
     "tokenize",
 ]
@@ -73,33 +71,6 @@ def count_tokens(text: str) -> int:
 
 class MockModelError(RuntimeError):
     """The mock model failed mid-answer (raised by fault injection)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Prices:
-    """US dollars per million tokens read (prompt) and written (completion)."""
-
-    input_per_million: float
-    output_per_million: float
-
-    def __post_init__(self) -> None:
-        for name in ("input_per_million", "output_per_million"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Price of a request with these token counts, in US dollars."""
-        return (
-            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
-        ) / 1_000_000
-
-
-PRICES: dict[str, Prices] = {
-    "lab-mock-1": Prices(input_per_million=0.50, output_per_million=1.50),
-    "lab-mock-large": Prices(input_per_million=3.00, output_per_million=15.00),
-}
-"""Price table of the mock's models, in the shape providers publish theirs."""
 
 
 def _check_seconds(name: str, value: float) -> float:

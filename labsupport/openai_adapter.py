@@ -26,8 +26,8 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk
 
 from .events import CostEvent, DoneEvent, ErrorEvent, Event, StatusEvent, TokenEvent, ToolCallEvent
-from .mockllm import PRICES, Prices
 from .numbering import Numbering, new_run_id
+from .prices import PRICES, Prices
 from .tool_calls import ToolArgumentsError, ToolCallAssembler
 
 __all__ = [

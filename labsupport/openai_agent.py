@@ -26,8 +26,8 @@ from collections.abc import AsyncGenerator, Generator, Mapping
 from openai import AsyncOpenAI, OpenAI
 
 from .events import Event
-from .mockllm import Prices
 from .openai_run import MAX_TOOL_ROUNDS, AgentRun, start_run
+from .prices import Prices
 
 __all__ = ["aopenai_chat_stream", "openai_chat_stream"]
 

@@ -29,9 +29,10 @@ from pydantic import ValidationError
 
 from ._pacing import adrive
 from .mock_turn import TurnRun, plan
-from .mockllm import PRICES, MockLLM, MockModelError
+from .mockllm import MockLLM, MockModelError
 from .openai_chunks import ChunkBuilder, error_chunk
 from .openai_wire import ChatCompletionRequest, WireError, error_from_validation
+from .prices import PRICES
 from .sse import DONE, MEDIA_TYPE, STREAM_HEADERS
 
 __all__ = ["CompletionStats", "create_openai_router"]

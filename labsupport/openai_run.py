@@ -34,9 +34,9 @@ from .events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from .mockllm import Prices
 from .numbering import Numbering, new_run_id
 from .openai_adapter import ChunkReader
+from .prices import Prices
 from .search_tool import SEARCH_TOOL, run_search_tool
 
 __all__ = [

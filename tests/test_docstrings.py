@@ -12,6 +12,7 @@ import labsupport
 MODULES = [
     "events",
     "corpus",
+    "prices",
     "mockllm",
     "lifecycle",
     "runstate",

@@ -8,15 +8,8 @@ import pytest
 
 from labsupport._pacing import Pause
 from labsupport.corpus import get_document, search
-from labsupport.mockllm import (
-    NO_ANSWER,
-    PRICES,
-    MockLLM,
-    MockModelError,
-    Prices,
-    count_tokens,
-    tokenize,
-)
+from labsupport.mockllm import NO_ANSWER, MockLLM, MockModelError, count_tokens, tokenize
+from labsupport.prices import PRICES
 
 
 def tokens_of(stream: object) -> list[str]:
@@ -128,12 +121,6 @@ def test_bad_knobs_are_rejected_with_a_precise_message(
 ) -> None:
     with pytest.raises(error, match=message):
         MockLLM(**knobs)  # type: ignore[arg-type]
-
-
-def test_prices_validate_and_compute_per_million() -> None:
-    assert Prices(1.0, 2.0).cost(1_000_000, 500_000) == 2.0
-    with pytest.raises(ValueError, match="input_per_million must be a non-negative number"):
-        Prices(-1.0, 0.0)
 
 
 def test_search_query_keeps_the_question_keywords() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from labsupport.events import Event
 from labsupport.lifecycle import check_stream
-from labsupport.mockllm import PRICES, Prices, count_tokens
+from labsupport.mockllm import count_tokens
 from labsupport.numbering import Numbering
 from labsupport.openai_adapter import (
     ChunkReader,
@@ -19,6 +19,7 @@ from labsupport.openai_adapter import (
     events_from_stream,
     price_for,
 )
+from labsupport.prices import PRICES, Prices
 from labsupport.search_tool import SEARCH_TOOL
 from labsupport.tool_calls import ToolArgumentsError
 from tests.support.openai_server import UNPRICED_MODEL, MockEndpoints

@@ -12,8 +12,9 @@ import pytest
 from labsupport.agent import chat_stream
 from labsupport.events import Event
 from labsupport.lifecycle import check_stream
-from labsupport.mockllm import PRICES, MockLLM
+from labsupport.mockllm import MockLLM
 from labsupport.openai_agent import aopenai_chat_stream, openai_chat_stream
+from labsupport.prices import PRICES
 from labsupport.runstate import RunState
 from tests.support.openai_server import MockEndpoints
 
