@@ -38,6 +38,7 @@ class _Pipe(Generic[T]):
         self.loop = loop
         self.limit = limit
         self.items: deque[T] = deque()
+        self.held = 0  # taken by the consumer and not all yielded yet: they count too
         self.cond = threading.Condition()
         self.ready = asyncio.Event()
         self.closed = loop.create_future()
@@ -56,7 +57,7 @@ class _Pipe(Generic[T]):
         try:
             while True:
                 with self.cond:
-                    while len(self.items) >= self.limit and not self.stopping:
+                    while len(self.items) + self.held >= self.limit and not self.stopping:
                         self.cond.wait()
                     if self.stopping:
                         break
@@ -92,6 +93,8 @@ class _Pipe(Generic[T]):
         with self.cond:
             batch = list(self.items)
             self.items.clear()
+            # The consumer comes back for more only once it has yielded the whole batch.
+            self.held = len(batch)
             self._notified = False
             self.cond.notify()
             return batch, self.ended
