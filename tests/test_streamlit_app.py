@@ -41,6 +41,7 @@ from labsupport.streamlit_app import (
     url_problem,
 )
 from tests.support.net import free_port
+from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 APP = Path(__file__).resolve().parents[1] / "labsupport" / "streamlit_app.py"
@@ -240,7 +241,7 @@ def test_each_failure_says_what_happened_and_what_to_do(exc: Exception, says: st
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    with serve_in_thread(create_app(ServerSettings(**FAST))) as url:
+    with serve_in_thread(create_app(ServerSettings(**FAST), token=TEST_TOKEN)) as url:
         yield url
 
 
@@ -332,13 +333,13 @@ def ask_until_the_first_token(url: str, question: str) -> None:
 def test_while_running_the_box_stays_open_and_its_label_follows_the_steps() -> None:
     # Paced, so the run is still going when the script stops reading.
     slow = ServerSettings(**{**FAST, "tokens_per_second": 2.0})
-    with serve_in_thread(create_app(slow)) as url:
+    with serve_in_thread(create_app(slow, token=TEST_TOKEN)) as url:
         app = AppTest.from_function(
             ask_until_the_first_token, args=(url, QUESTION), default_timeout=30
         ).run()
         # Closing the token stream closed the connection: the server stopped the run.
         deadline = time.monotonic() + 10
-        while (stats := httpx.get(url + "/stats").json())["runs_cancelled"] == 0:
+        while (stats := httpx.get(url + "/stats", headers=AUTH).json())["runs_cancelled"] == 0:
             assert time.monotonic() < deadline, "the server never saw the run stop"
             time.sleep(0.05)
         assert stats["runs_completed"] == 0 and stats["active_streams"] == 0
@@ -357,7 +358,9 @@ def test_while_running_the_box_stays_open_and_its_label_follows_the_steps() -> N
 
 
 def test_an_error_event_puts_the_status_in_error_and_says_why() -> None:
-    with serve_in_thread(create_app(ServerSettings(**FAST, fail_after_tokens=3))) as url:
+    with serve_in_thread(
+        create_app(ServerSettings(**FAST, fail_after_tokens=3), token=TEST_TOKEN)
+    ) as url:
         app = ask(start_app(url), QUESTION)
     events, expected = reference_run(fail_after_tokens=3)
     error = events[-1]

@@ -43,7 +43,7 @@ def relay(server: ServerHandle) -> Iterator[Relay]:
 
 
 def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{server.url}/stats").json()
+    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
     return result
 
 
@@ -71,7 +71,7 @@ def test_stop_cancels_the_run_even_though_the_server_would_wait_for_a_reconnecti
     server: ServerHandle, page: Any, mode: str
 ) -> None:
     before = stats(server)
-    ask(page, f"{server.url}/", mode, QUESTION)
+    ask(page, server.url_for("/"), mode, QUESTION)
     page.wait_for_function("document.getElementById('answer').textContent.length > 20")
     page.click("#stop")
     deadline = time.monotonic() + 3
