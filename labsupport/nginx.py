@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from .lab_url import split_token, with_token
 from .nginx_config import AccelBuffering, render_config
 
 __all__ = [
@@ -119,9 +120,18 @@ class NginxProxy:
     """A running nginx: ``url``, ``config``, ``error_log()``, ``stop()``; also a context manager."""
 
     def __init__(
-        self, *, name: str, upstream: str, nginx: str, config: str, port: int, workdir: Path
+        self,
+        *,
+        name: str,
+        upstream: str,
+        nginx: str,
+        config: str,
+        port: int,
+        workdir: Path,
+        token: str | None = None,
     ) -> None:
         self.name = name
+        self._token = token
         self.upstream = upstream
         self.nginx = nginx
         self.config = config
@@ -130,9 +140,18 @@ class NginxProxy:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         """Where the proxy answers, e.g. ``http://127.0.0.1:40213``."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The proxy with the upstream's secret, if it came with one: ``...:40213/?token=...``.
+
+        nginx passes the query and the ``Authorization`` header on unchanged, so
+        whatever carries the lab server's secret works through the proxy too.
+        """
+        return with_token(self.base_url, self._token)
 
     @property
     def running(self) -> bool:
@@ -149,7 +168,7 @@ class NginxProxy:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<NginxProxy {self.name!r} {self.url} -> {self.upstream} {state}>"
+        return f"<NginxProxy {self.name!r} {self.base_url} -> {self.upstream} {state}>"
 
     def __enter__(self) -> NginxProxy:
         return self
@@ -184,7 +203,7 @@ class NginxProxy:
             if time.monotonic() > deadline:
                 self._terminate()
                 raise NginxStartError(
-                    f"nginx did not answer on {self.url} within {_STARTUP_TIMEOUT:g} s",
+                    f"nginx did not answer on {self.base_url} within {_STARTUP_TIMEOUT:g} s",
                     self._interesting_lines(),
                 )
             time.sleep(0.01)
@@ -217,7 +236,11 @@ class NginxProxy:
 
 
 def _launch(
-    name: str, upstream: str, binary: str, config_for: Callable[[int, Path], str]
+    name: str,
+    upstream: str,
+    binary: str,
+    config_for: Callable[[int, Path], str],
+    token: str | None,
 ) -> NginxProxy:
     """A started proxy on a free port, trying another port when one is taken under us."""
     last_error: NginxStartError | None = None
@@ -231,6 +254,7 @@ def _launch(
             config=config_for(port, workdir),
             port=port,
             workdir=workdir,
+            token=token,
         )
         try:
             proxy._start()
@@ -258,6 +282,9 @@ def start_nginx(
 ) -> NginxProxy:
     """Start nginx on a free 127.0.0.1 port as a reverse proxy for ``upstream``; returns its handle.
 
+    ``upstream`` is the server's URL, such as ``server.url``: its secret (``?token=``)
+    stays out of nginx's config and comes back on the proxy's ``url``.
+
     ``accel_buffering``: ``"honour"`` the upstream's ``X-Accel-Buffering: no`` (nginx's
     default) or ``"ignore"`` it. ``gzip``: compress event streams. ``buffering=False``
     turns nginx's buffering off for every response. ``read_timeout``: seconds nginx waits for the upstream's next bytes
@@ -270,6 +297,9 @@ def start_nginx(
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
+    token = None
+    if isinstance(upstream, str):  # anything else is refused, with its name, by the config
+        upstream, token = split_token(upstream)
 
     def config_for(port: int, workdir: Path) -> str:
         return render_config(
@@ -289,7 +319,7 @@ def start_nginx(
         old = _proxies.pop(name, None)
     if old is not None:
         old.stop()
-    proxy = _launch(name, upstream, binary, config_for)
+    proxy = _launch(name, upstream, binary, config_for, token)
     with _registry_lock:
         _proxies[name] = proxy
     return proxy
