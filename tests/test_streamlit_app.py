@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from labsupport import MockLLM, chat_stream, format_cost
 from labsupport.client import StreamError
 from labsupport.events import CostEvent, ErrorEvent, Event, StatusEvent, TokenEvent
+from labsupport.lab_url import with_token
 from labsupport.runstate import RunState, Step
 from labsupport.server import ServerSettings, create_app
 from labsupport.streamlit_app import (
@@ -224,6 +225,8 @@ REQUEST = httpx.Request("POST", URL + "/chat/stream")
             "refused the question (422): field 'message' must not be empty",
         ),
         (StreamError("x", status_code=500, detail="boom"), "failed (500): boom"),
+        (StreamError("x", status_code=401, detail="secret"), "set to the secret the server"),
+        (StreamError("x", status_code=403, detail="secret"), "`server.url`"),
         (StreamError("the stream ended before a done or error event"), "Is the server still"),
         (httpx.ReadTimeout("quiet", request=REQUEST), "stopped sending"),
         (httpx.RemoteProtocolError("peer closed", request=REQUEST), "broke: peer closed"),
@@ -403,3 +406,20 @@ def test_a_malformed_url_is_refused_before_any_request() -> None:
     app = ask(start_app("localhost:8000"), QUESTION)
     assert not app.chat_message
     assert "must start with http:// or https://" in app.error[0].value
+
+
+def test_without_the_secret_the_app_says_where_it_comes_from(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAB_TOKEN")
+    app = ask(start_app(server_url), "Who runs billing?")
+    assert any("LAB_TOKEN" in e.value for e in app.error), [e.value for e in app.error]
+
+
+def test_a_url_with_the_secret_works_without_the_environment(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAB_TOKEN")
+    app = ask(start_app(with_token(server_url, TEST_TOKEN)), "Who runs billing?")
+    assert not app.error, [e.value for e in app.error]
+    assert "Dana Okafor" in "".join(str(m.value) for m in app.markdown)
