@@ -65,7 +65,8 @@ def with_token(url: str, token: str | None) -> str:
         return url
     base, _ = split_token(url)
     parts = urlsplit(base)
-    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), (TOKEN_PARAM, token)])
+    pairs = [*parse_qsl(parts.query, keep_blank_values=True), (TOKEN_PARAM, token)]
+    query = urlencode(pairs, safe="*")  # '*' shows a masked secret as written
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
 
 
