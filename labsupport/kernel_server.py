@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import collections
 import contextlib
-import errno
 import logging
 import socket
 import threading
@@ -46,6 +44,7 @@ from typing import Any
 import uvicorn
 
 from .jupyter_base import jupyter_base_url
+from .kernel_io import PortInUseError, bind_loopback, capture_uvicorn_logs, log_lines
 from .lab_url import auth_headers, with_token
 
 __all__ = ["PortInUseError", "ServerHandle", "running_servers", "start_server", "stop_all"]
@@ -53,64 +52,10 @@ __all__ = ["PortInUseError", "ServerHandle", "running_servers", "start_server", 
 _STARTUP_TIMEOUT = 10.0
 # How long uvicorn lets requests finish on its own before it cancels them.
 _GRACE_SECONDS = 1
-_LOG_LINES = 200
 
 
-class PortInUseError(OSError):
-    """The port is taken by another program (or another kernel)."""
-
-
-class _LogBuffer(logging.Handler):
-    """Keeps the last log lines of each server thread, instead of printing them."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.lines: dict[str, collections.deque[str]] = {}
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        buffer = self.lines.setdefault(
-            record.threadName or "", collections.deque(maxlen=_LOG_LINES)
-        )
-        buffer.append(self.format(record))
-
-
-_log_buffer = _LogBuffer()
 _registry_lock = threading.Lock()
 _servers: dict[str, ServerHandle] = {}
-
-
-def _capture_uvicorn_logs() -> None:
-    # With log_config=None uvicorn configures nothing; without this, its warnings would
-    # reach Python's last-resort handler and the notebook's stderr.
-    logger = logging.getLogger("uvicorn")
-    if _log_buffer not in logger.handlers:
-        logger.addHandler(_log_buffer)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP, not 0: asyncio disables Nagle's algorithm (TCP_NODELAY) only on
-    # sockets that say they are TCP, and without it a small SSE write on a reused
-    # connection waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    # Lets a restarted server take its port back at once (old connections in TIME_WAIT);
-    # it never lets two live servers share a port on Linux or macOS.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(
-                exc.errno,
-                f"port {port} on {host} is already in use by another program; "
-                f"stop that program or pick another port (port=0 picks a free one)",
-            ) from None
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
 
 
 class ServerHandle:
@@ -181,7 +126,7 @@ class ServerHandle:
     def logs(self) -> list[str]:
         """uvicorn's recent log lines for this server, oldest first."""
         thread = self._thread
-        return list(_log_buffer.lines.get(thread.name, ())) if thread else []
+        return log_lines(thread.name) if thread else []
 
     def __repr__(self) -> str:
         # Never the secret: a printed handle ends up in saved notebooks.
@@ -201,9 +146,9 @@ class ServerHandle:
         self.stop()
 
     def _start(self) -> None:
-        sock = _bind(self.host, self.port)
+        sock = bind_loopback(self.host, self.port)
         self.port = sock.getsockname()[1]
-        _capture_uvicorn_logs()
+        capture_uvicorn_logs()
         config = uvicorn.Config(
             self.app,
             log_config=None,
