@@ -8,7 +8,8 @@
 
 Every URL the handle gives carries the server's secret (``labsupport.auth``), new
 on every start: ``url`` (the page; hand it to ``labsupport.client`` too),
-``url_for(path)``, ``proxy_path``; ``headers`` sends it from a program instead.
+``url_for(path)``, ``proxy_path``, ``proxy_path_for(path)``; ``headers`` sends it
+from a program instead.
 ``base_url`` is the address alone, and ``repr`` shows only that.
 ``start_server(settings=ServerSettings(require_token=False))`` starts one without.
 
@@ -115,7 +116,13 @@ class ServerHandle:
         ``?token=<secret>``: the address a browser anywhere can open. ``url`` stays
         the link for this machine.
         """
-        return with_token(f"{jupyter_base_url()}proxy/{self.port}/", self._token)
+        return self.proxy_path_for("/")
+
+    def proxy_path_for(self, path: str) -> str:
+        """``path`` through jupyter-server-proxy, with the secret: ``proxy_path_for("/stats")``."""
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"path must start with '/', such as '/stats', got {path!r}")
+        return with_token(f"{jupyter_base_url()}proxy/{self.port}{path}", self._token)
 
     @property
     def running(self) -> bool:

@@ -53,6 +53,7 @@ def test_start_returns_a_handle_that_serves(
         assert server.base_url == f"http://127.0.0.1:{server.port}"
         assert server.url == f"http://127.0.0.1:{server.port}/?token={token}"
         assert server.proxy_path == f"/proxy/{server.port}/?token={token}"
+        assert server.proxy_path_for("/stats") == f"/proxy/{server.port}/stats?token={token}"
         assert server.headers == {"Authorization": f"Bearer {token}"}
         assert httpx.get(server.url_for("/stats")).json()["runs_started"] == 0
         assert repr(server) == f"<ServerHandle 'ks-basic' {server.base_url} running>"
