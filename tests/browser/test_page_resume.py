@@ -17,6 +17,7 @@ import pytest
 
 from labsupport import MockLLM, chat_stream
 from labsupport.kernel_server import ServerHandle, start_server
+from labsupport.lab_url import with_token
 from labsupport.server import ServerSettings, create_app
 from tests.browser.test_page import MODES, ask, state
 from tests.support.browser import save_screenshot
@@ -52,7 +53,7 @@ def test_a_connection_lost_mid_answer_still_ends_with_the_complete_answer(
     server: ServerHandle, relay: Relay, page: Any, mode: str
 ) -> None:
     before = stats(server)
-    ask(page, f"{relay.url}/", mode, QUESTION)
+    ask(page, with_token(f"{relay.url}/", server.token), mode, QUESTION)
     page.wait_for_function("document.getElementById('answer').textContent.length > 20")
     assert relay.cut() > 0
     page.wait_for_function("document.body.dataset.state !== 'running'", timeout=20_000)
