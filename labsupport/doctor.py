@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from .lab_url import TOKEN_ENV  # these two: the standard library only
-from .nginx import INSTALL_HINT, find_nginx
+from .nginx_binary import INSTALL_HINT, find_nginx
 from .open_servers import open_lab_servers
 
 __all__ = ["Finding", "main", "run_checks"]

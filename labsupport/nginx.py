@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -36,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .lab_url import split_token, with_token
+from .nginx_binary import INSTALL_HINT, NginxNotFound, NginxStartError, find_nginx, require_nginx
 from .nginx_config import AccelBuffering, render_config
 
 __all__ = [
@@ -48,59 +48,12 @@ __all__ = [
     "stop_all",
 ]
 
-INSTALL_HINT = "sudo apt-get install nginx"
-
-# Where distributions put the binary; /usr/sbin is often not on a normal user's PATH.
-_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 _STARTUP_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 _START_ATTEMPTS = 3  # a free port may be taken by another program before nginx binds it
 
 _registry_lock = threading.Lock()
 _proxies: dict[str, NginxProxy] = {}
-
-
-class NginxNotFound(FileNotFoundError):
-    """No nginx binary on this machine; the message says how to install one."""
-
-
-class NginxStartError(RuntimeError):
-    """nginx refused the config or did not start; ``log_lines`` holds what it said."""
-
-    def __init__(self, message: str, log_lines: Sequence[str] = ()) -> None:
-        self.log_lines = list(log_lines)
-        details = "\n".join(f"  {line}" for line in self.log_lines)
-        super().__init__(f"{message}\nnginx said:\n{details}" if details else message)
-
-
-def find_nginx() -> str | None:
-    """The nginx binary's path (``LAB_NGINX``, then ``PATH``, then the usual places), or None."""
-    configured = os.environ.get("LAB_NGINX")
-    if configured:
-        return configured if os.access(configured, os.X_OK) else None
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for candidate in _CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _require_nginx(nginx: str | None) -> str:
-    if nginx is not None:
-        if not isinstance(nginx, str) or not os.access(nginx, os.X_OK):
-            raise NginxNotFound(f"nginx={nginx!r} is not an executable file")
-        return nginx
-    found = find_nginx()
-    if found is None:
-        where = os.environ.get("LAB_NGINX")
-        extra = f" (LAB_NGINX={where!r} is not an executable file)" if where else ""
-        raise NginxNotFound(
-            f"nginx is not installed{extra}; install it with: {INSTALL_HINT} "
-            "(the lab starts its own copy on a loopback port; the system service can stay stopped)"
-        )
-    return found
 
 
 def _free_port() -> int:
@@ -314,7 +267,7 @@ def start_nginx(
         )
 
     config_for(1, Path("/"))  # validate everything before touching the disk or the registry
-    binary = _require_nginx(nginx)
+    binary = require_nginx(nginx)
     with _registry_lock:
         old = _proxies.pop(name, None)
     if old is not None:
