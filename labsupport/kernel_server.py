@@ -222,7 +222,7 @@ class ServerHandle:
             )
 
     def restart(self) -> ServerHandle:
-        """Stop and start again on the same port; returns ``self``."""
+        """Stop and start the same app again on the same port (and secret); returns ``self``."""
         self.stop()
         self._start()
         return self
