@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import psutil
 
+from labsupport.lab_url import auth_headers, split_token
+
 __all__ = ["ROOT", "RssSampler", "ServerProcess", "median", "percentile", "servers"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +54,9 @@ class ServerProcess:
             text=True,
         )
         self.pid = self._proc.pid
-        self.url = ""
+        self.url = ""  # the base URL; the secret, if the app has one, is in ``headers``
+        self.token: str | None = None
+        self.headers: dict[str, str] = {}
 
     def wait_ready(self, timeout: float = _STARTUP_SECONDS) -> ServerProcess:
         assert self._proc.stdout is not None
@@ -63,7 +67,9 @@ class ServerProcess:
         line = self._proc.stdout.readline()
         if not line:
             raise RuntimeError(f"the {self.kind} server process exited before serving")
-        self.url = json.loads(line)["url"]
+        # The lab app's URL carries its secret (read from our child's stdout, never argv).
+        self.url, self.token = split_token(json.loads(line)["url"])
+        self.headers = auth_headers(self.token)
         return self
 
     def rss(self) -> int:
@@ -72,7 +78,7 @@ class ServerProcess:
 
     def runs(self) -> list[dict[str, Any]]:
         """What the server's generators recorded (see ``_servers``)."""
-        response = httpx.get(self.url + "/bench/runs", timeout=10)
+        response = httpx.get(self.url + "/bench/runs", headers=self.headers, timeout=10)
         response.raise_for_status()
         runs: list[dict[str, Any]] = response.json()
         return runs

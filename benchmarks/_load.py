@@ -38,6 +38,7 @@ _TOKEN_BLOCK = b"event: token\n"
 async def _one_stream(
     http: httpx.AsyncClient, url: str, delay: float, rate: float, open_now: list[int]
 ) -> dict[str, Any]:
+    # The server's secret travels as the client's default header (see _storm).
     await asyncio.sleep(delay)
     gap = 1.0 / rate
     lateness: list[float] = []
@@ -73,10 +74,12 @@ async def _one_stream(
     }
 
 
-async def _storm(url: str, streams: int, ramp: float, rate: float) -> dict[str, Any]:
+async def _storm(
+    url: str, headers: dict[str, str], streams: int, ramp: float, rate: float
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=0)
     open_now = [0, 0]  # open right now, most open at once
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as http:
         tasks = [
             asyncio.create_task(_one_stream(http, url, ramp * i / streams, rate, open_now))
             for i in range(streams)
@@ -110,7 +113,7 @@ def concurrency(
     cpu_client, cpu_server = client.cpu_times(), server.cpu_times()
     start = time.perf_counter()
     with RssSampler(proc.pid) as rss:
-        result = asyncio.run(_storm(proc.url, streams, ramp, rate))
+        result = asyncio.run(_storm(proc.url, proc.headers, streams, ramp, rate))
     wall = time.perf_counter() - start
     c2, s2 = client.cpu_times(), server.cpu_times()
     result.update(
@@ -128,12 +131,13 @@ def concurrency(
     return result
 
 
-def _request(url: str) -> tuple[str, int, bytes]:
+def _request(url: str, headers: dict[str, str]) -> tuple[str, int, bytes]:
     parts = urlsplit(url)
     body = json.dumps({"message": QUESTION}).encode()
     head = (
         f"POST /chat/stream HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-        f"Content-Type: application/json\r\nAccept: text/event-stream\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
     return parts.hostname or "127.0.0.1", parts.port or 80, head + body
@@ -151,7 +155,7 @@ def slow_consumer(proc: ServerProcess, bytes_per_second: float, seconds: float) 
 
 
 def _slow_read(proc: ServerProcess, bytes_per_second: float, seconds: float) -> dict[str, Any]:
-    host, port, request = _request(proc.url)
+    host, port, request = _request(proc.url, proc.headers)
     runs_before = len(proc.runs())
     idle = proc.rss()
     step = 0.05

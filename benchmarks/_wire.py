@@ -51,11 +51,12 @@ class _Blocks:
         return len(complete)
 
 
-def _time_to_first_event(client: httpx.Client, url: str) -> float:
+def _time_to_first_event(client: httpx.Client, proc: ServerProcess) -> float:
     blocks = _Blocks()
     first = 0.0
     start = time.perf_counter()
-    with client.stream("POST", url + "/chat/stream", json=_BODY, headers=_HEADERS) as response:
+    url, headers = proc.url, {**_HEADERS, **proc.headers}
+    with client.stream("POST", url + "/chat/stream", json=_BODY, headers=headers) as response:
         for chunk in response.iter_raw():
             if blocks.feed(chunk) and not first:
                 first = time.perf_counter() - start
@@ -77,7 +78,7 @@ def first_event(procs: Sequence[ServerProcess], rounds: int, warmup: int = 5) ->
         for i in range(warmup + rounds):
             order = list(procs[i % len(procs) :]) + list(procs[: i % len(procs)])
             for proc in order:
-                seconds = _time_to_first_event(clients[proc.kind], proc.url)
+                seconds = _time_to_first_event(clients[proc.kind], proc)
                 if i >= warmup:
                     samples[proc.kind].append(seconds * 1000)
     finally:
@@ -89,10 +90,11 @@ def first_event(procs: Sequence[ServerProcess], rounds: int, warmup: int = 5) ->
     }
 
 
-def _events_per_second(client: httpx.Client, url: str) -> tuple[float, int]:
+def _events_per_second(client: httpx.Client, proc: ServerProcess) -> tuple[float, int]:
     blocks = _Blocks()
     start = time.perf_counter()
-    with client.stream("POST", url + "/chat/stream", json=_BODY, headers=_HEADERS) as response:
+    url, headers = proc.url, {**_HEADERS, **proc.headers}
+    with client.stream("POST", url + "/chat/stream", json=_BODY, headers=headers) as response:
         for chunk in response.iter_raw():
             blocks.feed(chunk)
     elapsed = time.perf_counter() - start
@@ -105,11 +107,11 @@ def throughput(procs: Sequence[ServerProcess], rounds: int) -> dict[str, Any]:
     events: dict[str, int] = {}
     with nodelay_client(60) as http:
         for proc in procs:  # warm-up: imports, first-request caches
-            _events_per_second(http, proc.url)
+            _events_per_second(http, proc)
         for i in range(rounds):
             order = list(procs[i % len(procs) :]) + list(procs[: i % len(procs)])
             for proc in order:
-                rate, count = _events_per_second(http, proc.url)
+                rate, count = _events_per_second(http, proc)
                 rates[proc.kind].append(rate)
                 events[proc.kind] = count
     result: dict[str, Any] = {
@@ -118,7 +120,7 @@ def throughput(procs: Sequence[ServerProcess], rounds: int) -> dict[str, Any]:
     }
     lab = next(p for p in procs if p.kind == "lab")
     start = time.perf_counter()
-    decoded = sum(1 for _ in stream_events(lab.url, QUESTION))
+    decoded = sum(1 for _ in stream_events(lab.url, QUESTION, token=lab.token))
     result["lab_decoded"] = {
         "events_per_s": decoded / (time.perf_counter() - start),
         "events": decoded,
@@ -132,7 +134,9 @@ def _cancel_once(proc: ServerProcess, after_tokens: int) -> dict[str, float]:
     blocks = _Blocks()
     with (
         nodelay_client() as http,
-        http.stream("POST", proc.url + "/chat/stream", json=_BODY, headers=_HEADERS) as response,
+        http.stream(
+            "POST", proc.url + "/chat/stream", json=_BODY, headers={**_HEADERS, **proc.headers}
+        ) as response,
     ):
         for chunk in response.iter_raw():
             blocks.feed(chunk)

@@ -19,6 +19,14 @@ up to N times with ``Last-Event-ID``; a resumable server
 received, so the caller sees every event exactly once. ``last_event_id=``
 resumes a run by hand, e.g. one whose reader was closed with
 ``cancel_on_close=False`` (a "dropped" connection, in lesson 7).
+
+The server's secret: pass ``server.url`` (it carries ``?token=``) and the client
+sends the secret as ``Authorization: Bearer``; or pass ``token=``; else
+``$LAB_TOKEN`` is used (a program started outside the kernel).
+
+Both clients share everything but the I/O (``labsupport.client_call.StreamCall``);
+``stream_events`` and ``astream_events`` only drive httpx, as openai-python's
+``Stream`` and ``AsyncStream`` share their decoder.
 """
 
 from __future__ import annotations
@@ -26,139 +34,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Generator
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
+from httpx_sse import EventSource
 
-from .events import TERMINAL_TYPES, Event
-from .sse import MEDIA_TYPE, decode_event, event_id
+from .client_call import Method, StreamCall, StreamError, cancel_result, refused
+from .events import Event
 
 __all__ = ["StreamError", "acancel_run", "astream_events", "cancel_run", "stream_events"]
-
-Method = Literal["GET", "POST"]
 
 _DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=60.0)
 
 
-class StreamError(RuntimeError):
-    """The server refused the request (``status_code``, ``detail``) or the stream broke off."""
-
-    def __init__(self, message: str, *, status_code: int | None = None, detail: str = "") -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.detail = detail
-
-
-def _request(
-    url: str, message: str, method: Method, path: str, last_event_id: str | None = None
-) -> tuple[str, str, dict[str, Any]]:
-    if not isinstance(message, str):
-        raise TypeError(f"message must be a str, got {type(message).__name__}")
-    if method not in ("GET", "POST"):
-        raise ValueError(f"method must be 'GET' or 'POST', got {method!r}")
-    target = url.rstrip("/") + path
-    headers = {"Accept": MEDIA_TYPE}
-    if last_event_id is not None:
-        headers["Last-Event-ID"] = last_event_id
-    if method == "GET":
-        return method, target, {"params": {"message": message}, "headers": headers}
-    return method, target, {"json": {"message": message}, "headers": headers}
-
-
-def _refused(response: httpx.Response) -> StreamError:
-    try:
-        detail = str(response.json().get("detail", response.text))
-    except ValueError:
-        detail = response.text
-    return StreamError(
-        f"the server refused the request ({response.status_code}): {detail}",
-        status_code=response.status_code,
-        detail=detail,
-    )
-
-
-class _Progress:
-    """How far one stream got: the id to resume after, its run, whether it ended.
-
-    Both clients read blocks through it, so resuming and cancelling work the same.
-    """
-
-    def __init__(self, last_event_id: str | None) -> None:
-        self.last_id = last_event_id
-        self.run_id: str | None = None
-        self.ended = False
-
-    def read(self, block: ServerSentEvent) -> Event | None:
-        """The event a block carries, or ``None`` for a block without data.
-
-        The SSE spec dispatches nothing for those, but httpx-sse reports one for a
-        keep-alive comment that follows an event with an id.
-        """
-        if not block.data:
-            return None
-        event = decode_event(block.event, block.data, block.id)
-        self.last_id, self.run_id = event_id(event), event.run_id
-        self.ended = event.type in TERMINAL_TYPES
-        return event
-
-    def left_running(self, cancel_on_close: bool) -> str | None:
-        """The run to cancel when the consumer stops early (and asked for that), else ``None``."""
-        return self.run_id if cancel_on_close and not self.ended else None
-
-
-def _truncated() -> StreamError:
-    return StreamError("the stream ended before a done or error event")
-
-
-def _check_options(reconnects: int, last_event_id: str | None) -> None:
-    if isinstance(reconnects, bool) or not isinstance(reconnects, int) or reconnects < 0:
-        raise ValueError(f"reconnects must be a whole number >= 0, got {reconnects!r}")
-    if last_event_id is not None and not isinstance(last_event_id, str):
-        raise TypeError(f"last_event_id must be a str, got {type(last_event_id).__name__}")
-
-
-def _resume_or_raise(
-    exc: httpx.TransportError | None, last_id: str | None, *, last_attempt: bool
-) -> None:
-    """Return if a broken stream (``exc``) or one cut short (``None``) may be resumed."""
-    if exc is not None and last_id is None:
-        raise exc  # never connected, or nothing arrived: nothing to resume from
-    if last_attempt or last_id is None:
-        if exc is None:
-            raise _truncated()
-        raise StreamError(f"the connection broke off after {last_id}: {exc}") from exc
-
-
-def _cancel_target(url: str, run_id: str) -> str:
-    if not isinstance(run_id, str) or not run_id:
-        raise ValueError(f"run_id must be a non-empty str, got {run_id!r}")
-    return f"{url.rstrip('/')}/runs/{quote(run_id, safe='')}/cancel"
-
-
-def _cancel_result(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code != 200:
-        raise _refused(response)
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def cancel_run(url: str, run_id: str, *, timeout: float = 5.0) -> dict[str, Any]:
+def cancel_run(
+    url: str, run_id: str, *, token: str | None = None, timeout: float = 5.0
+) -> dict[str, Any]:
     """Ask the server to stop ``run_id`` now; returns ``{"run_id", "outcome", "events"}``.
 
     Raises ``StreamError`` with ``status_code`` 404 (unknown run) or 409 (already ended).
     """
-    target = _cancel_target(url, run_id)
+    request = StreamCall(url, token).cancel_request(run_id)
+    assert request is not None
     with httpx.Client(timeout=timeout) as http:
-        return _cancel_result(http.post(target))
+        return cancel_result(http.post(**request))
 
 
-async def acancel_run(url: str, run_id: str, *, timeout: float = 5.0) -> dict[str, Any]:
+async def acancel_run(
+    url: str, run_id: str, *, token: str | None = None, timeout: float = 5.0
+) -> dict[str, Any]:
     """The ``await`` twin of ``cancel_run``."""
-    target = _cancel_target(url, run_id)
+    request = StreamCall(url, token).cancel_request(run_id)
+    assert request is not None
     async with httpx.AsyncClient(timeout=timeout) as http:
-        return _cancel_result(await http.post(target))
+        return cancel_result(await http.post(**request))
 
 
 def stream_events(
@@ -167,6 +76,7 @@ def stream_events(
     *,
     method: Method = "POST",
     path: str = "/chat/stream",
+    token: str | None = None,
     client: httpx.Client | None = None,
     timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
     reconnects: int = 0,
@@ -178,40 +88,45 @@ def stream_events(
     ``method="GET"`` uses the EventSource-style endpoint. Pass ``client`` to reuse
     connections; otherwise one is opened and closed for this stream. Raises
     ``StreamError`` when the server refuses the request (4xx) or the stream breaks
-    off and cannot be resumed (see the module docstring for ``reconnects``,
-    ``last_event_id`` and ``cancel_on_close``).
+    off and cannot be resumed (see the module docstring for ``token``,
+    ``reconnects``, ``last_event_id`` and ``cancel_on_close``).
     """
-    _request(url, message, method, path)  # refuse bad arguments before any request
-    _check_options(reconnects, last_event_id)
-    own = client is None
+    call = StreamCall(
+        url,
+        token,
+        message=message,
+        method=method,
+        path=path,
+        reconnects=reconnects,
+        last_event_id=last_event_id,
+        cancel_on_close=cancel_on_close,
+    )
     http = httpx.Client(timeout=timeout) if client is None else client
-    progress = _Progress(last_event_id)
     try:
-        for attempt in range(reconnects + 1):
-            verb, target, kwargs = _request(url, message, method, path, progress.last_id)
+        for attempt in call.attempts:
             try:
-                with http.stream(verb, target, **kwargs) as response:
+                with http.stream(**call.request()) as response:
                     if response.status_code != 200:
                         response.read()
-                        raise _refused(response)
+                        raise refused(response)
                     for block in EventSource(response).iter_sse():
-                        event = progress.read(block)
+                        event = call.progress.read(block)
                         if event is not None:
                             yield event
-                        if progress.ended:
+                        if call.progress.ended:
                             return
             except httpx.TransportError as exc:
-                _resume_or_raise(exc, progress.last_id, last_attempt=attempt == reconnects)
+                call.broke(exc, attempt)
                 continue
-            _resume_or_raise(None, progress.last_id, last_attempt=attempt == reconnects)
+            call.broke(None, attempt)
     finally:
         try:
-            run_id = progress.left_running(cancel_on_close)
-            if run_id is not None:
+            cancel = call.cancel_request()
+            if cancel is not None:
                 with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
-                    _cancel_result(http.post(_cancel_target(url, run_id), timeout=2.0))
+                    cancel_result(http.post(**cancel, timeout=2.0))
         finally:
-            if own:
+            if client is None:
                 http.close()
 
 
@@ -221,6 +136,7 @@ async def astream_events(
     *,
     method: Method = "POST",
     path: str = "/chat/stream",
+    token: str | None = None,
     client: httpx.AsyncClient | None = None,
     timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
     reconnects: int = 0,
@@ -228,45 +144,50 @@ async def astream_events(
     cancel_on_close: bool = True,
 ) -> AsyncGenerator[Event, None]:
     """The ``async for`` twin of ``stream_events``; ``aclose()`` or cancel it to stop the run."""
-    _request(url, message, method, path)
-    _check_options(reconnects, last_event_id)
-    own = client is None
+    call = StreamCall(
+        url,
+        token,
+        message=message,
+        method=method,
+        path=path,
+        reconnects=reconnects,
+        last_event_id=last_event_id,
+        cancel_on_close=cancel_on_close,
+    )
     http = httpx.AsyncClient(timeout=timeout) if client is None else client
-    progress = _Progress(last_event_id)
     try:
-        for attempt in range(reconnects + 1):
-            verb, target, kwargs = _request(url, message, method, path, progress.last_id)
+        for attempt in call.attempts:
             try:
-                async with http.stream(verb, target, **kwargs) as response:
+                async with http.stream(**call.request()) as response:
                     if response.status_code != 200:
                         await response.aread()
-                        raise _refused(response)
+                        raise refused(response)
                     blocks = EventSource(response).aiter_sse()
                     try:
                         async for block in blocks:
-                            event = progress.read(block)
+                            event = call.progress.read(block)
                             if event is not None:
                                 yield event
-                            if progress.ended:
+                            if call.progress.ended:
                                 return
                     finally:
                         await blocks.aclose()
             except httpx.TransportError as exc:
-                _resume_or_raise(exc, progress.last_id, last_attempt=attempt == reconnects)
+                call.broke(exc, attempt)
                 continue
-            _resume_or_raise(None, progress.last_id, last_attempt=attempt == reconnects)
+            call.broke(None, attempt)
     finally:
         try:
-            run_id = progress.left_running(cancel_on_close)
-            if run_id is not None:
+            cancel = call.cancel_request()
+            if cancel is not None:
                 # Shielded: a cancelled consumer still stops the run it leaves behind.
                 with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
-                    await asyncio.shield(_acancel_quietly(http, url, run_id))
+                    await asyncio.shield(_acancel_quietly(http, cancel))
         finally:
-            if own:
+            if client is None:
                 await http.aclose()
 
 
-async def _acancel_quietly(http: httpx.AsyncClient, url: str, run_id: str) -> None:
+async def _acancel_quietly(http: httpx.AsyncClient, cancel: dict[str, Any]) -> None:
     with contextlib.suppress(httpx.HTTPError, StreamError, ValueError):
-        _cancel_result(await http.post(_cancel_target(url, run_id), timeout=2.0))
+        cancel_result(await http.post(**cancel, timeout=2.0))

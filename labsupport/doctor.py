@@ -3,8 +3,9 @@
 What an instructor runs first when a breakout pair is stuck. It checks the
 Python version, every dependency against the versions the kit declares, the
 kernel that notebooks will run in, the ipywidgets front end, that a server
-can listen on loopback, which model lesson 6 talks to, and what pip cannot
-install (nginx, for lesson 7). It never prints a secret.
+can listen on loopback, which model lesson 6 talks to, whether a lab server on
+this machine answers without its secret, and what pip cannot install (nginx, for
+lesson 7). It never prints a secret.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from .nginx import INSTALL_HINT, find_nginx  # the standard library only
+from .lab_url import TOKEN_ENV  # these two: the standard library only
+from .nginx_binary import INSTALL_HINT, find_nginx
+from .open_servers import open_lab_servers
 
 __all__ = ["Finding", "main", "run_checks"]
 
@@ -187,6 +190,43 @@ def check_llm(environ: Mapping[str, str] | None = None) -> Finding:
     return Finding(True, f"LAB_LLM=openai: lesson 6 talks to {config.describe()}; this costs money")
 
 
+def check_secret(
+    environ: Mapping[str, str] | None = None,
+    find: Callable[[], list[int]] = open_lab_servers,
+) -> Finding:
+    """Lab servers answer only with their secret; ``$LAB_TOKEN``, if set, is a usable one.
+
+    A kernel's server cannot be inspected from here, only asked: see ``open_servers``.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(TOKEN_ENV, "").strip()
+    if value:
+        try:  # auth needs starlette, which may be the very thing missing
+            from .auth import check_token
+
+            check_token(value)
+        except ImportError as exc:
+            return Finding(False, f"cannot check ${TOKEN_ENV}: {exc}", "see starlette above")
+        except ValueError as exc:
+            return Finding(
+                False,
+                f"${TOKEN_ENV} is set but unusable: {exc}",
+                f"export {TOKEN_ENV}=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            )
+    ports = find()
+    if not ports:
+        return Finding(True, "no lab server on this machine answers without its secret")
+    where = ", ".join(f"127.0.0.1:{port}" for port in ports)
+    return Finding(
+        False,
+        f"a lab server at {where} answers without its secret (require_token=False): "
+        "any user of this machine can start, read and cancel its runs",
+        "stop it (kernel_server.stop_all() in its notebook, or restart that kernel) and start "
+        "it again without require_token=False",
+        required=False,
+    )
+
+
 def check_nginx(find: Callable[[], str | None] = find_nginx) -> Finding:
     """Lesson 7 puts a real nginx in front of the stream; pip cannot install it."""
     found = find()
@@ -205,7 +245,7 @@ def run_checks() -> list[Finding]:
     findings = [check_python(), check_package_installed()]
     findings += [check_requirement(req) for req in declared_requirements()]
     findings += [check_kernel(), check_widgets_frontend(), check_loopback()]
-    findings += [check_llm(), check_nginx()]
+    findings += [check_llm(), check_secret(), check_nginx()]
     return findings
 
 

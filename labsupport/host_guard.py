@@ -43,12 +43,12 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LOOPBACK_HOSTS", "HostGuard", "host_name", "running_under_jupyterhub"]
+__all__ = ["LOOPBACK_HOSTS", "OPEN_PATHS", "HostGuard", "host_name", "running_under_jupyterhub"]
 
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 # Read-only paths a link from anywhere may open: they start no run and reveal no counters.
-_OPEN_PATHS: frozenset[str] = frozenset({"/", "/docs", "/redoc", "/openapi.json"})
+OPEN_PATHS: frozenset[str] = frozenset({"/", "/docs", "/redoc", "/openapi.json"})
 _CROSS_SITE: frozenset[str] = frozenset({"cross-site", "same-site"})
 
 
@@ -107,7 +107,7 @@ class HostGuard:
             )
         site = headers.get("sec-fetch-site", "")
         origin = headers.get("origin")
-        if scope["path"] not in _OPEN_PATHS and site in _CROSS_SITE and origin not in self.origins:
+        if scope["path"] not in OPEN_PATHS and site in _CROSS_SITE and origin not in self.origins:
             return (
                 f"a {site} request from origin {origin or '(none sent)'} may not use "
                 f"{scope['path']}: a page on another site could start runs. Use the server's own "

@@ -1,9 +1,17 @@
 """Run a web server inside a Jupyter kernel, in the background, and stop it cleanly.
 
-    >>> server = start_server()        # doctest: +SKIP
-    >>> server.url                      # doctest: +SKIP
-    'http://127.0.0.1:43127'
-    >>> server.stop()                   # doctest: +SKIP
+    >>> server = start_server()                 # doctest: +SKIP
+    >>> server.url                               # doctest: +SKIP
+    'http://127.0.0.1:43127/?token=...'
+    >>> httpx.get(server.url_for("/stats"))      # doctest: +SKIP
+    >>> server.stop()                            # doctest: +SKIP
+
+Every URL the handle gives carries the server's secret (``labsupport.auth``), new
+on every start: ``url`` (the page; hand it to ``labsupport.client`` too),
+``url_for(path)``, ``proxy_path``, ``proxy_path_for(path)``; ``headers`` sends it
+from a program instead.
+``base_url`` is the address alone, and ``repr`` shows only that.
+``start_server(settings=ServerSettings(require_token=False))`` starts one without.
 
 Why it is built this way:
 
@@ -26,9 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import collections
 import contextlib
-import errno
 import logging
 import socket
 import threading
@@ -39,100 +45,84 @@ from typing import Any
 import uvicorn
 
 from .jupyter_base import jupyter_base_url
+from .kernel_io import PortInUseError, bind_loopback, capture_uvicorn_logs, log_lines
+from .lab_url import auth_headers, with_token
 
 __all__ = ["PortInUseError", "ServerHandle", "running_servers", "start_server", "stop_all"]
 
 _STARTUP_TIMEOUT = 10.0
 # How long uvicorn lets requests finish on its own before it cancels them.
 _GRACE_SECONDS = 1
-_LOG_LINES = 200
 
 
-class PortInUseError(OSError):
-    """The port is taken by another program (or another kernel)."""
-
-
-class _LogBuffer(logging.Handler):
-    """Keeps the last log lines of each server thread, instead of printing them."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.lines: dict[str, collections.deque[str]] = {}
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        buffer = self.lines.setdefault(
-            record.threadName or "", collections.deque(maxlen=_LOG_LINES)
-        )
-        buffer.append(self.format(record))
-
-
-_log_buffer = _LogBuffer()
 _registry_lock = threading.Lock()
 _servers: dict[str, ServerHandle] = {}
-
-
-def _capture_uvicorn_logs() -> None:
-    # With log_config=None uvicorn configures nothing; without this, its warnings would
-    # reach Python's last-resort handler and the notebook's stderr.
-    logger = logging.getLogger("uvicorn")
-    if _log_buffer not in logger.handlers:
-        logger.addHandler(_log_buffer)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP, not 0: asyncio disables Nagle's algorithm (TCP_NODELAY) only on
-    # sockets that say they are TCP, and without it a small SSE write on a reused
-    # connection waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    # Lets a restarted server take its port back at once (old connections in TIME_WAIT);
-    # it never lets two live servers share a port on Linux or macOS.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(
-                exc.errno,
-                f"port {port} on {host} is already in use by another program; "
-                f"stop that program or pick another port (port=0 picks a free one)",
-            ) from None
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
 
 
 class ServerHandle:
     """A server running in the background of this process: its ``url``, ``stop()``, ``restart()``."""
 
-    def __init__(self, app: Any, *, host: str, port: int, name: str) -> None:
+    def __init__(
+        self, app: Any, *, host: str, port: int, name: str, token: str | None = None
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.name = name
+        self._token = token
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failure: BaseException | None = None
 
     @property
-    def url(self) -> str:
-        """Where the server answers, e.g. ``http://127.0.0.1:8765``."""
+    def base_url(self) -> str:
+        """Where the server answers, without its secret, e.g. ``http://127.0.0.1:8765``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     @property
+    def url(self) -> str:
+        """The server's page with its secret, e.g. ``http://127.0.0.1:8765/?token=...``.
+
+        Open it in a browser on this machine, or pass it to ``labsupport.client``,
+        ``start_nginx`` or ``load_config``: each takes the secret out and sends it.
+        Without a secret (``require_token=False``) it is ``base_url``.
+        """
+        return self.base_url if self._token is None else self.url_for("/")
+
+    @property
+    def token(self) -> str | None:
+        """The secret this server requires (new on every start), or ``None`` when it is off."""
+        return self._token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <secret>"}`` for a client of your own (``{}`` when off)."""
+        return auth_headers(self._token)
+
+    def url_for(self, path: str) -> str:
+        """The URL of ``path`` on this server, with its secret: ``url_for("/stats")``."""
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"path must start with '/', such as '/stats', got {path!r}")
+        return with_token(self.base_url + path, self._token)
+
+    @property
     def proxy_path(self) -> str:
-        """The server's path through jupyter-server-proxy, under this Jupyter's prefix.
+        """The server's page through jupyter-server-proxy, under this Jupyter's prefix.
 
         ``/proxy/<port>/`` on a laptop, ``/user/alice/proxy/<port>/`` on JupyterHub
-        or Binder, ``<base_url>proxy/<port>/`` under a JupyterLab ``base_url``: the
-        address a browser anywhere can open. ``url`` stays the link for this machine.
+        or Binder, ``<base_url>proxy/<port>/`` under a JupyterLab ``base_url``, with
+        ``?token=<secret>``: the address a browser anywhere can open. ``url`` stays
+        the link for this machine.
         """
-        return f"{jupyter_base_url()}proxy/{self.port}/"
+        return self.proxy_path_for("/")
+
+    def proxy_path_for(self, path: str) -> str:
+        """``path`` through jupyter-server-proxy, with the secret: ``proxy_path_for("/stats")``."""
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"path must start with '/', such as '/stats', got {path!r}")
+        return with_token(f"{jupyter_base_url()}proxy/{self.port}{path}", self._token)
 
     @property
     def running(self) -> bool:
@@ -143,11 +133,13 @@ class ServerHandle:
     def logs(self) -> list[str]:
         """uvicorn's recent log lines for this server, oldest first."""
         thread = self._thread
-        return list(_log_buffer.lines.get(thread.name, ())) if thread else []
+        return log_lines(thread.name) if thread else []
 
     def __repr__(self) -> str:
+        # Never the secret: a printed handle ends up in saved notebooks.
         state = "running" if self.running else "stopped"
-        return f"<ServerHandle {self.name!r} {self.url} {state}>"
+        open_to_all = "" if self._token is not None else ", no secret"
+        return f"<ServerHandle {self.name!r} {self.base_url} {state}{open_to_all}>"
 
     def __enter__(self) -> ServerHandle:
         return self
@@ -161,9 +153,9 @@ class ServerHandle:
         self.stop()
 
     def _start(self) -> None:
-        sock = _bind(self.host, self.port)
+        sock = bind_loopback(self.host, self.port)
         self.port = sock.getsockname()[1]
-        _capture_uvicorn_logs()
+        capture_uvicorn_logs()
         config = uvicorn.Config(
             self.app,
             log_config=None,
@@ -226,11 +218,11 @@ class ServerHandle:
             thread.join(1.0)
         if thread.is_alive():
             raise RuntimeError(
-                f"server {self.name!r} at {self.url} did not stop within {timeout} s"
+                f"server {self.name!r} at {self.base_url} did not stop within {timeout} s"
             )
 
     def restart(self) -> ServerHandle:
-        """Stop and start again on the same port; returns ``self``."""
+        """Stop and start the same app again on the same port (and secret); returns ``self``."""
         self.stop()
         self._start()
         return self
@@ -262,7 +254,9 @@ def start_server(
     """Serve ``app`` in the background and return its handle; the call returns once it answers.
 
     ``app`` is any ASGI app (default: ``labsupport.server.create_app(settings)``).
-    ``port=0`` picks a free port. A server started earlier under the same ``name``,
+    ``port=0`` picks a free port. The handle's URLs carry the app's secret
+    (``labsupport.server.app_token``); ``settings=ServerSettings(require_token=False)``
+    starts the lab's app without one. A server started earlier under the same ``name``,
     or on the same port, is stopped first, so re-running a cell replaces it.
     A port taken by another program raises ``PortInUseError``.
     """
@@ -270,9 +264,9 @@ def start_server(
         raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
-    if app is None:
-        from .server import create_app
+    from .server import app_token, create_app  # the server module is optional for other apps
 
+    if app is None:
         app = create_app(settings)
     elif settings is not None:
         raise ValueError("pass settings only without app; an app brings its own settings")
@@ -281,7 +275,7 @@ def start_server(
             if key == name or (port and old.port == port and old.host == host):
                 old.stop()
                 del _servers[key]
-        handle = ServerHandle(app, host=host, port=port, name=name)
+        handle = ServerHandle(app, host=host, port=port, name=name, token=app_token(app))
         handle._start()
         _servers[name] = handle
     return handle

@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from openai import AsyncOpenAI, OpenAI
 
+from .lab_url import resolve_token
+
 __all__ = [
     "CHOICES",
     "DEFAULT_MOCK_MODEL",
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 MOCK_API_KEY = "lab"
-"""The key sent to the mock endpoint, which accepts any key."""
+"""The key sent to a mock endpoint whose server has no secret (``require_token=False``)."""
 
 CHOICES = ("mock", "openai")
 """The values ``LAB_LLM`` may take; unset means ``mock``."""
@@ -123,8 +125,10 @@ def load_config(
 ) -> LLMConfig:
     """The configuration the environment asks for.
 
-    ``mock_base_url`` is the keyless endpoint used unless ``LAB_LLM=openai``, such
-    as ``server.url + "/v1"`` of the lab's in-kernel server; without it, the mock
+    ``mock_base_url`` is the lab's endpoint used unless ``LAB_LLM=openai``, such
+    as ``server.url_for("/v1")`` of the lab's in-kernel server: the server's secret
+    in it (``?token=``, else ``$LAB_TOKEN``) becomes the SDK's ``api_key``, so the
+    SDK sends it as ``Authorization: Bearer``. Without it, the mock
     cannot be used and this raises ``ValueError`` saying what to do. With
     ``LAB_LLM=openai`` and no ``OPENAI_API_KEY`` it raises too. ``environ``
     defaults to ``os.environ``.
@@ -143,8 +147,9 @@ def load_config(
     if not mock_base_url:
         raise ValueError(
             "the lab's keyless mock is used (LAB_LLM is not 'openai'), but no mock_base_url "
-            "was given: start the lab server and pass its URL plus '/v1'"
+            "was given: start the lab server and pass server.url_for('/v1')"
         )
+    base_url, token = resolve_token(mock_base_url, environ=env)
     # LAB_MODEL names the real provider's model; left set after trying one, it must not
     # send the mock a model it does not serve.
-    return LLMConfig("mock", mock_base_url.rstrip("/"), DEFAULT_MOCK_MODEL, MOCK_API_KEY)
+    return LLMConfig("mock", base_url.rstrip("/"), DEFAULT_MOCK_MODEL, token or MOCK_API_KEY)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -35,6 +34,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from .lab_url import split_token, with_token
+from .nginx_binary import INSTALL_HINT, NginxNotFound, NginxStartError, find_nginx, require_nginx
 from .nginx_config import AccelBuffering, render_config
 
 __all__ = [
@@ -47,59 +48,12 @@ __all__ = [
     "stop_all",
 ]
 
-INSTALL_HINT = "sudo apt-get install nginx"
-
-# Where distributions put the binary; /usr/sbin is often not on a normal user's PATH.
-_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 _STARTUP_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 _START_ATTEMPTS = 3  # a free port may be taken by another program before nginx binds it
 
 _registry_lock = threading.Lock()
 _proxies: dict[str, NginxProxy] = {}
-
-
-class NginxNotFound(FileNotFoundError):
-    """No nginx binary on this machine; the message says how to install one."""
-
-
-class NginxStartError(RuntimeError):
-    """nginx refused the config or did not start; ``log_lines`` holds what it said."""
-
-    def __init__(self, message: str, log_lines: Sequence[str] = ()) -> None:
-        self.log_lines = list(log_lines)
-        details = "\n".join(f"  {line}" for line in self.log_lines)
-        super().__init__(f"{message}\nnginx said:\n{details}" if details else message)
-
-
-def find_nginx() -> str | None:
-    """The nginx binary's path (``LAB_NGINX``, then ``PATH``, then the usual places), or None."""
-    configured = os.environ.get("LAB_NGINX")
-    if configured:
-        return configured if os.access(configured, os.X_OK) else None
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for candidate in _CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _require_nginx(nginx: str | None) -> str:
-    if nginx is not None:
-        if not isinstance(nginx, str) or not os.access(nginx, os.X_OK):
-            raise NginxNotFound(f"nginx={nginx!r} is not an executable file")
-        return nginx
-    found = find_nginx()
-    if found is None:
-        where = os.environ.get("LAB_NGINX")
-        extra = f" (LAB_NGINX={where!r} is not an executable file)" if where else ""
-        raise NginxNotFound(
-            f"nginx is not installed{extra}; install it with: {INSTALL_HINT} "
-            "(the lab starts its own copy on a loopback port; the system service can stay stopped)"
-        )
-    return found
 
 
 def _free_port() -> int:
@@ -119,9 +73,18 @@ class NginxProxy:
     """A running nginx: ``url``, ``config``, ``error_log()``, ``stop()``; also a context manager."""
 
     def __init__(
-        self, *, name: str, upstream: str, nginx: str, config: str, port: int, workdir: Path
+        self,
+        *,
+        name: str,
+        upstream: str,
+        nginx: str,
+        config: str,
+        port: int,
+        workdir: Path,
+        token: str | None = None,
     ) -> None:
         self.name = name
+        self._token = token
         self.upstream = upstream
         self.nginx = nginx
         self.config = config
@@ -130,9 +93,18 @@ class NginxProxy:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         """Where the proxy answers, e.g. ``http://127.0.0.1:40213``."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The proxy with the upstream's secret, if it came with one: ``...:40213/?token=...``.
+
+        nginx passes the query and the ``Authorization`` header on unchanged, so
+        whatever carries the lab server's secret works through the proxy too.
+        """
+        return with_token(self.base_url, self._token)
 
     @property
     def running(self) -> bool:
@@ -149,7 +121,7 @@ class NginxProxy:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<NginxProxy {self.name!r} {self.url} -> {self.upstream} {state}>"
+        return f"<NginxProxy {self.name!r} {self.base_url} -> {self.upstream} {state}>"
 
     def __enter__(self) -> NginxProxy:
         return self
@@ -184,7 +156,7 @@ class NginxProxy:
             if time.monotonic() > deadline:
                 self._terminate()
                 raise NginxStartError(
-                    f"nginx did not answer on {self.url} within {_STARTUP_TIMEOUT:g} s",
+                    f"nginx did not answer on {self.base_url} within {_STARTUP_TIMEOUT:g} s",
                     self._interesting_lines(),
                 )
             time.sleep(0.01)
@@ -217,7 +189,11 @@ class NginxProxy:
 
 
 def _launch(
-    name: str, upstream: str, binary: str, config_for: Callable[[int, Path], str]
+    name: str,
+    upstream: str,
+    binary: str,
+    config_for: Callable[[int, Path], str],
+    token: str | None,
 ) -> NginxProxy:
     """A started proxy on a free port, trying another port when one is taken under us."""
     last_error: NginxStartError | None = None
@@ -231,6 +207,7 @@ def _launch(
             config=config_for(port, workdir),
             port=port,
             workdir=workdir,
+            token=token,
         )
         try:
             proxy._start()
@@ -258,6 +235,9 @@ def start_nginx(
 ) -> NginxProxy:
     """Start nginx on a free 127.0.0.1 port as a reverse proxy for ``upstream``; returns its handle.
 
+    ``upstream`` is the server's URL, such as ``server.url``: its secret (``?token=``)
+    stays out of nginx's config and comes back on the proxy's ``url``.
+
     ``accel_buffering``: ``"honour"`` the upstream's ``X-Accel-Buffering: no`` (nginx's
     default) or ``"ignore"`` it. ``gzip``: compress event streams. ``buffering=False``
     turns nginx's buffering off for every response. ``read_timeout``: seconds nginx waits for the upstream's next bytes
@@ -270,6 +250,9 @@ def start_nginx(
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
+    token = None
+    if isinstance(upstream, str):  # anything else is refused, with its name, by the config
+        upstream, token = split_token(upstream)
 
     def config_for(port: int, workdir: Path) -> str:
         return render_config(
@@ -284,12 +267,12 @@ def start_nginx(
         )
 
     config_for(1, Path("/"))  # validate everything before touching the disk or the registry
-    binary = _require_nginx(nginx)
+    binary = require_nginx(nginx)
     with _registry_lock:
         old = _proxies.pop(name, None)
     if old is not None:
         old.stop()
-    proxy = _launch(name, upstream, binary, config_for)
+    proxy = _launch(name, upstream, binary, config_for, token)
     with _registry_lock:
         _proxies[name] = proxy
     return proxy

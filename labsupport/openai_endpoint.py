@@ -3,11 +3,17 @@
 Mount the router on any FastAPI app and point the unmodified openai SDK at it::
 
     app.include_router(create_openai_router(llm=MockLLM()))
-    client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="lab")  # any key works
+    client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=server_secret)
 
 What the mock answers is decided in ``labsupport.mock_turn``; the chunks it streams
 are built in ``labsupport.openai_chunks``. When the client goes away the generator
 is cancelled, so the mock stops generating and billing.
+
+The router checks no key itself: the lab server's ``TokenGuard`` (``labsupport.auth``)
+requires its secret before any request gets here, so the secret is the SDK's
+``api_key``. Given ``slots`` (the server's ``RunRegistry``), each completion holds
+one of the server's run slots while it runs; at the cap the answer is 429 with
+``Retry-After``, in OpenAI's error shape, which the SDK retries by itself.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -26,6 +32,7 @@ from openai.types.chat.chat_completion import Choice
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 from openai.types.chat.chat_completion_message_tool_call import Function
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 from ._pacing import adrive
 from .mock_turn import TurnRun, plan
@@ -33,9 +40,25 @@ from .mockllm import MockLLM, MockModelError
 from .openai_chunks import ChunkBuilder, error_chunk
 from .openai_wire import ChatCompletionRequest, WireError, error_from_validation
 from .prices import PRICES
+from .run_errors import TooManyRuns
 from .sse import DONE, MEDIA_TYPE, STREAM_HEADERS
 
-__all__ = ["CompletionStats", "create_openai_router"]
+__all__ = ["RETRY_AFTER_SECONDS", "CompletionStats", "Slots", "create_openai_router"]
+
+RETRY_AFTER_SECONDS = 1
+"""What a 429 asks the client to wait: a mock completion lasts seconds, so a slot frees soon."""
+
+
+class Slots(Protocol):
+    """Where completions take a slot: ``take_slot()`` returns the function that frees it,
+    or raises ``TooManyRuns`` (``labsupport.run_registry.RunRegistry`` is one)."""
+
+    def take_slot(self) -> Callable[[], None]: ...
+
+
+class _Unlimited:
+    def take_slot(self) -> Callable[[], None]:
+        return lambda: None
 
 
 class CompletionStats:
@@ -88,7 +111,11 @@ class CompletionStats:
 
 
 async def _sse(
-    run: TurnRun, model: str, include_usage: bool, stats: CompletionStats
+    run: TurnRun,
+    model: str,
+    include_usage: bool,
+    stats: CompletionStats,
+    release: Callable[[], None],
 ) -> AsyncGenerator[bytes, None]:
     chunks = ChunkBuilder(model)
     pieces = adrive(run.steps())
@@ -110,6 +137,7 @@ async def _sse(
         # Cancelled (client gone) or closed at a yield: either way stop the model now.
         await pieces.aclose()
         stats.add(outcome)
+        release()
 
 
 async def _complete(run: TurnRun, model: str, stats: CompletionStats) -> Response:
@@ -147,13 +175,15 @@ def create_openai_router(
     *,
     models: Sequence[str] | None = None,
     stats: CompletionStats | None = None,
+    slots: Slots | None = None,
 ) -> APIRouter:
     """A router with ``POST /v1/chat/completions`` and ``GET /v1/models`` backed by ``llm``.
 
     ``llm`` sets the pacing, fault injection and spend counters (a new ``MockLLM()``
     by default); ``models`` are the names clients may ask for (the mock price
-    table's by default); ``stats`` receives the endpoint's counters. The API key
-    is not checked: the endpoint is keyless, for a server bound to 127.0.0.1.
+    table's by default); ``stats`` receives the endpoint's counters; ``slots``
+    caps completions running at once (no cap by default). The API key is not
+    checked here: the lab server's secret guards the whole app.
     """
     if llm is not None and not isinstance(llm, MockLLM):
         raise TypeError(f"llm must be a MockLLM, got {type(llm).__name__}")
@@ -162,6 +192,7 @@ def create_openai_router(
         raise ValueError(f"models must be a non-empty list of model names, got {models!r}")
     mock = llm if llm is not None else MockLLM()
     counters = stats if stats is not None else CompletionStats()
+    cap: Slots = slots if slots is not None else _Unlimited()
     router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
     def _model(name: str) -> Model:
@@ -186,7 +217,18 @@ def create_openai_router(
             parsed = await _read_request(request, model_names)
         except WireError as exc:
             return _refuse(exc, counters)
-        return await _answer(parsed, mock, counters)
+        try:
+            release = cap.take_slot()
+        except TooManyRuns as exc:
+            counters.add("rejected")
+            busy = WireError(429, str(exc), type="rate_limit_error", code="too_many_runs")
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return JSONResponse(busy.body.model_dump(), status_code=429, headers=headers)
+        try:
+            return await _answer(parsed, mock, counters, release)
+        except BaseException:
+            release()
+            raise
 
     return router
 
@@ -209,12 +251,20 @@ async def _read_request(request: Request, model_names: Sequence[str]) -> ChatCom
 
 
 async def _answer(
-    parsed: ChatCompletionRequest, mock: MockLLM, counters: CompletionStats
+    parsed: ChatCompletionRequest,
+    mock: MockLLM,
+    counters: CompletionStats,
+    release: Callable[[], None],
 ) -> Response:
-    """The mock's turn for ``parsed``: one JSON completion, or a stream of chunks."""
+    """The mock's turn for ``parsed``: one JSON completion, or a stream of chunks.
+
+    ``release`` frees the completion's slot: at once for a JSON answer, at the end of
+    the stream (or, if the stream never started, after the response) for chunks.
+    """
     try:
         run = TurnRun(plan(parsed, mock), mock, parsed.token_limit)
     except WireError as exc:
+        release()
         return _refuse(exc, counters)
     if not parsed.stream:
         try:
@@ -223,11 +273,15 @@ async def _answer(
             counters.add("completions_failed")
             failure = WireError(500, str(exc), type="server_error", code="model_error")
             return JSONResponse(failure.body.model_dump(), status_code=failure.status)
+        finally:
+            release()
     include_usage = parsed.stream_options is not None and parsed.stream_options.include_usage
     return StreamingResponse(
-        _sse(run, parsed.model, include_usage, counters),
+        _sse(run, parsed.model, include_usage, counters, release),
         media_type=MEDIA_TYPE,
         headers=STREAM_HEADERS,
+        # A generator that never started has no finally to run: free the slot here too.
+        background=BackgroundTask(release),
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from .events import Event
@@ -93,6 +93,23 @@ class RunRegistry:
                 f"(running or parked for a reconnection); retry when one ends, or raise the limit "
                 f"with ServerSettings(max_active_runs=...)"
             )
+
+    def take_slot(self) -> Callable[[], None]:
+        """Count one more active run that is not a ``Run`` (a ``/v1`` completion).
+
+        Returns the function that frees the slot again (calling it twice frees it once).
+        Raises ``TooManyRuns`` (and takes nothing) when ``max_active_runs`` are active.
+        """
+        self.check_room()
+        self.counters.active_runs += 1
+        held = [True]
+
+        def release() -> None:
+            if held:
+                held.clear()
+                self.counters.active_runs -= 1
+
+        return release
 
     def get(self, run_id: str) -> Run | None:
         """The run with this id, or ``None``."""

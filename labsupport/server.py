@@ -22,9 +22,14 @@ With ``ServerSettings(resumable=True)`` the run waits a little instead, and a
 reconnection that sends ``Last-Event-ID`` (as ``EventSource`` does by itself)
 continues it right after the last event the client got.
 
-Try it:
-    curl -N -X POST localhost:8000/chat/stream -H 'Content-Type: application/json' \\
-         -d '{"message": "Who runs billing?"}'
+Every endpoint but the page and the API docs requires the server's secret
+(``labsupport.auth``): ``Authorization: Bearer <secret>`` or ``?token=<secret>``.
+``uvicorn labsupport.server:app`` takes it from ``$LAB_TOKEN``. Try it:
+
+    export LAB_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
+    uvicorn labsupport.server:app &
+    curl -N -X POST localhost:8000/chat/stream -H "Authorization: Bearer $LAB_TOKEN" \\
+         -H 'Content-Type: application/json' -d '{"message": "Who runs billing?"}'
 """
 
 from __future__ import annotations
@@ -32,22 +37,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .agent_api import Agent, MockAgent
-from .agent_args import MAX_QUESTION_CHARS
-from .host_guard import HostGuard, host_name
+from .auth import TokenGuard, check_token, new_token, token_from_env
+from .host_guard import HostGuard
 from .live_run import RunLimits
-from .mockllm import MockLLM
 from .openai_endpoint import create_openai_router
-from .request_checks import DEFAULT_MAX_BODY_BYTES, check_message, read_json_message
-from .run_registry import DEFAULT_MAX_ACTIVE_RUNS, RunRegistry
+from .request_checks import check_message, read_json_message
+from .run_registry import RunRegistry
 from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, stream
+from .server_settings import DEFAULT_CORS_ORIGINS, ServerSettings
 from .sse import MEDIA_TYPE
 
 __all__ = [
@@ -55,12 +58,10 @@ __all__ = [
     "STATS_FIELDS",
     "ServerSettings",
     "app",
+    "app_token",
     "create_app",
     "stream_closer",
 ]
-
-# JupyterLab's usual address; the page itself is same-origin and needs no CORS at all.
-DEFAULT_CORS_ORIGINS: tuple[str, ...] = ("http://127.0.0.1:8888", "http://localhost:8888")
 
 STATS_FIELDS: tuple[str, ...] = (
     "active_streams",
@@ -80,84 +81,6 @@ STATS_FIELDS: tuple[str, ...] = (
     "active_runs",
     "runs_refused",
 )
-
-
-class ServerSettings(BaseModel):
-    """How the server behaves; every field has a lesson-friendly default.
-
-    The pacing knobs (``ttft``, ``tokens_per_second``, ``tool_delay``,
-    ``fail_after_tokens``, ``model``) build the default agent's ``MockLLM``; pass
-    ``llm`` to use a mock of your own instead. To serve another agent, pass it to
-    ``create_app(agent=...)``: these knobs then do not apply.
-
-    Resuming (``resumable=True``): a run outlives its connection for
-    ``resume_grace_seconds``; a client that reconnects with ``Last-Event-ID``
-    gets the missed events (the last ``replay_events`` are kept, for
-    ``replay_seconds`` after the run ends) and then the rest live.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    model: str = "lab-mock-1"
-    ttft: float = Field(default=0.5, ge=0, allow_inf_nan=False)
-    # Slow enough that a reader sees the answer arrive token by token.
-    tokens_per_second: float | None = Field(default=20.0, gt=0, allow_inf_nan=False)
-    tool_delay: float = Field(default=0.5, ge=0, allow_inf_nan=False)
-    fail_after_tokens: int | None = Field(default=None, ge=0)
-    llm: MockLLM | None = None
-    k: int = Field(default=3, ge=1, le=10)
-    keepalive_seconds: float = Field(default=15.0, gt=0, allow_inf_nan=False)
-    max_message_chars: int = Field(default=MAX_QUESTION_CHARS, ge=1)
-    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
-    # Host names served besides 127.0.0.1, localhost and [::1] (any port); others get 403.
-    allowed_hosts: tuple[str, ...] = ()
-    # Off: a client that disconnects stops its run at once (nobody pays for an unread answer).
-    # On: the run waits ``resume_grace_seconds`` for a reconnection with Last-Event-ID.
-    resumable: bool = False
-    resume_grace_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
-    replay_events: int = Field(default=10_000, ge=1)
-    replay_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
-    # Runs active at once (running or parked); one more gets 429 with Retry-After.
-    max_active_runs: int = Field(default=DEFAULT_MAX_ACTIVE_RUNS, ge=1)
-    # A larger JSON body gets 413 before it is read whole.
-    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
-
-    @field_validator("cors_origins")
-    @classmethod
-    def _explicit_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
-        for origin in origins:
-            parts = urlsplit(origin)
-            if origin == "*" or parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(
-                    f"cors_origins must list explicit origins such as 'http://127.0.0.1:8888', "
-                    f"got {origin!r}"
-                )
-            if parts.path or parts.query or parts.fragment:
-                raise ValueError(f"an origin has no path, query or fragment, got {origin!r}")
-        return origins
-
-    @field_validator("allowed_hosts")
-    @classmethod
-    def _plain_host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
-        for host in hosts:
-            if not host or host != host_name(host) or any(c in host for c in "/*@ "):
-                raise ValueError(
-                    f"allowed_hosts must list lower-case host names without scheme, port or "
-                    f"wildcard, such as 'lab.example.org', got {host!r}"
-                )
-        return hosts
-
-    def build_llm(self) -> MockLLM:
-        """The model the server's agent uses: ``llm`` if given, else a paced ``MockLLM``."""
-        if self.llm is not None:
-            return self.llm
-        return MockLLM(
-            model=self.model,
-            ttft=self.ttft,
-            tokens_per_second=self.tokens_per_second,
-            tool_delay=self.tool_delay,
-            fail_after_tokens=self.fail_after_tokens,
-        )
 
 
 _CHAT_REQUEST_SCHEMA: dict[str, Any] = {
@@ -185,11 +108,14 @@ def create_app(
     *,
     agent: Agent | None = None,
     routers: Sequence[APIRouter] = (),
+    token: str | None = None,
 ) -> FastAPI:
     """Build the lab's FastAPI app serving ``agent``; ``routers`` adds endpoints of your own.
 
     ``agent`` is any ``labsupport.agent_api.Agent`` (default: the mock, paced by
     ``settings``). A mock agent's model also answers the OpenAI-compatible ``/v1``.
+    ``token`` is the secret every request must carry (default: a new one for this
+    app; ``app_token(app)`` reads it); with ``settings.require_token=False`` there is none.
 
     Example: ``create_app(ServerSettings(tokens_per_second=None, keepalive_seconds=1.0))``
     """
@@ -201,6 +127,12 @@ def create_app(
         raise TypeError(
             f"agent must have stream(question, *, k, run_id) and spend(), got {type(agent).__name__}"
         )
+    if settings.require_token:
+        token = new_token() if token is None else check_token(token)
+    elif token is not None:
+        raise ValueError(
+            "token was given, but settings.require_token is False: pass one or the other"
+        )
     lab = _lab(settings, agent)
     app = FastAPI(
         title="labsupport streaming server",
@@ -208,11 +140,15 @@ def create_app(
         version="0.1.0",
     )
     app.state.lab = lab
+    app.state.token = token
+    if token is not None:
+        # Innermost: CORS answers a preflight (which carries no secret) and labels a refusal.
+        app.add_middleware(TokenGuard, token=token)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
+        allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID"],
         expose_headers=["X-Run-ID"],
         allow_credentials=False,
     )
@@ -224,7 +160,8 @@ def create_app(
     _add_dialects(app, lab)
     if isinstance(agent, MockAgent):
         # The OpenAI-compatible API shares the mock, so /stats counts what the SDK's requests cost.
-        app.include_router(create_openai_router(agent.llm))
+        # Its completions hold slots of the same cap as runs.
+        app.include_router(create_openai_router(agent.llm, slots=lab.runs))
     for router in routers:
         if not isinstance(router, APIRouter):
             raise TypeError(
@@ -270,7 +207,9 @@ def _add_lab_routes(app: FastAPI, lab: Lab) -> None:
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
         """The browser page: ask, watch the steps and the answer stream, stop."""
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+        # no-referrer: the page's own URL carries the secret; no link may pass it on.
+        headers = {"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
+        return HTMLResponse(page, headers=headers)
 
 
 def _lab(settings: ServerSettings, agent: Agent) -> Lab:
@@ -329,5 +268,14 @@ def stream_closer(app: object) -> Callable[[], None] | None:
     return lab.close_streams if isinstance(lab, Lab) else None
 
 
-app = create_app()
-"""The app with default settings: ``uvicorn labsupport.server:app``."""
+def app_token(app: object) -> str | None:
+    """The secret an app made by ``create_app`` requires, or ``None`` (off, or not ours)."""
+    token = getattr(getattr(app, "state", None), "token", None)
+    return token if isinstance(token, str) else None
+
+
+app = create_app(token=token_from_env())
+"""The app with default settings, its secret from ``$LAB_TOKEN``: ``uvicorn labsupport.server:app``.
+
+Without ``$LAB_TOKEN`` it makes a secret nobody outside this process knows: set the
+variable first (see the module docstring)."""

@@ -1,9 +1,15 @@
 """A Streamlit front end for the lab server: the same run, in the other UI toolkit.
 
-Start the lab server, then the app, each in its own terminal::
+Start the lab server, then the app, each in its own terminal, both with the same
+secret in ``$LAB_TOKEN`` (the environment: other users can read a command line, but
+not another user's environment)::
 
+    export LAB_TOKEN=...   # the same value in both terminals
     uvicorn labsupport.server:app
     streamlit run labsupport/streamlit_app.py --server.address 127.0.0.1
+
+The client takes the secret from ``$LAB_TOKEN``, or from a ``?token=`` in the URL
+typed in the sidebar (``server.url`` of a server started in a notebook).
 
 The app asks the server's ``POST /chat/stream`` through ``labsupport.client.stream_events``
 and draws each event as it arrives: the agent's steps in an ``st.status`` box whose
@@ -36,6 +42,7 @@ from streamlit.elements.lib.mutable_status_container import StatusContainer
 
 from labsupport.client import StreamError, stream_events
 from labsupport.events import CostEvent, ErrorEvent
+from labsupport.lab_url import TOKEN_ENV, masked
 from labsupport.runstate import RunState, Step
 from labsupport.terminal import format_cost
 
@@ -173,13 +180,19 @@ def run_error_message(error: ErrorEvent) -> str:
 
 def failure_message(exc: Exception, url: str) -> str:
     """What went wrong talking to the server at ``url``, and what to do about it."""
-    where = inline_code(url)
+    where = inline_code(masked(url))  # never the secret on the page
     if isinstance(exc, StreamError) and isinstance(exc.__cause__, httpx.HTTPError):
         exc = exc.__cause__  # the client wraps a transport failure; its cause says which
     if isinstance(exc, StreamError) and exc.status_code == 404:
         return (
             f"{where} has no `/chat/stream` endpoint (404), so it is not the lab server. "
             f"Check the server URL in the sidebar; the lab server answers at {DEFAULT_SERVER_URL}."
+        )
+    if isinstance(exc, StreamError) and exc.status_code in (401, 403):
+        return (
+            f"The lab server wants its secret ({exc.status_code}): start this app with "
+            f"`{TOKEN_ENV}` set to the secret the server was started with, or put the "
+            "server's whole `server.url` (it ends in `?token=...`) in the sidebar."
         )
     if isinstance(exc, StreamError) and exc.status_code is not None and exc.status_code < 500:
         return (
@@ -297,7 +310,10 @@ def main() -> None:
     history = _history()
     with st.sidebar:
         url = st.text_input("Lab server URL", value=default_server_url(), key="server_url")
-        st.caption(f"Start the server in a terminal: `{SERVER_COMMAND}`")
+        st.caption(
+            f"Start the server in a terminal: `{SERVER_COMMAND}`, with the same "
+            f"`{TOKEN_ENV}` as this app"
+        )
         if st.button("Clear the conversation"):
             history.clear()
     for turn in history:

@@ -9,14 +9,18 @@ from typing import Any
 import pytest
 
 from labsupport import MockLLM
+from labsupport.lab_url import TOKEN_ENV
 from labsupport.server import ServerSettings, create_app
 from tests.support.browser import launch_browser
 from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+from tests.support.secret import TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 # Checks run by the tests (and the kernels they start) must not fill the developer's own
 # progress file; tests of progress point LAB_PROGRESS_FILE at a temporary file.
 os.environ.setdefault("LAB_PROGRESS_FILE", "off")
+# The suite's servers require TEST_TOKEN; programs outside the kernel read it from here.
+os.environ[TOKEN_ENV] = TEST_TOKEN
 
 
 @pytest.fixture
@@ -56,12 +60,13 @@ _INSTANT: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 
 @pytest.fixture(scope="module")
 def lab_url() -> Iterator[str]:
     """The base URL of a real lab server with the default (mock) agent, paced for tests: no waits."""
-    with serve_in_thread(create_app(ServerSettings(**_INSTANT))) as url:
+    with serve_in_thread(create_app(ServerSettings(**_INSTANT), token=TEST_TOKEN)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def failing_lab_url() -> Iterator[str]:
     """The same server, with a mock that fails after three answer tokens."""
-    with serve_in_thread(create_app(ServerSettings(**_INSTANT, fail_after_tokens=3))) as url:
+    app = create_app(ServerSettings(**_INSTANT, fail_after_tokens=3), token=TEST_TOKEN)
+    with serve_in_thread(app) as url:
         yield url

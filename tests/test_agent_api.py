@@ -30,7 +30,7 @@ def serve(endpoint: Endpoint, name: str) -> ServerHandle:
 
 
 def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{server.url}/stats").json()
+    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
     return result
 
 
@@ -101,7 +101,7 @@ async def test_sdk_agent_streams_a_valid_run_and_stats_count_the_providers_bill(
 def test_sdk_agent_speaks_ag_ui_and_the_ai_sdk_stream(lab: MockEndpoints) -> None:
     with serve(lab["instant"], "agent-api-dialects") as server:
         agui = httpx.post(
-            f"{server.url}/ag-ui",
+            server.url_for("/ag-ui"),
             json={
                 "threadId": "t1",
                 "runId": "r1",
@@ -113,7 +113,7 @@ def test_sdk_agent_speaks_ag_ui_and_the_ai_sdk_stream(lab: MockEndpoints) -> Non
             },
         )
         vercel = httpx.post(
-            f"{server.url}/api/chat",
+            server.url_for("/api/chat"),
             json={
                 "id": "chat_1",
                 "messages": [
@@ -159,7 +159,7 @@ def test_page_in_chromium_streams_the_sdk_agent_and_stop_stops_the_provider(
     page = browser.new_page()
     try:
         with serve(endpoint, "agent-api-page") as server:
-            page.goto(f"{server.url}/")
+            page.goto(server.url_for("/"))
             page.fill("#question", QUESTION)
             page.click("#ask")
             page.wait_for_function("document.body.dataset.state === 'finished'", timeout=20000)

@@ -62,6 +62,7 @@ from labsupport.events import (
 )
 from labsupport.mockllm import NO_ANSWER, MockLLM
 from tests.support.dialect_bodies import RUN_ID, THREAD_ID, agui_body
+from tests.support.secret import AUTH
 from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
@@ -516,8 +517,8 @@ def test_a_thought_between_tokens_splits_the_answer_into_two_messages() -> None:
 
 @pytest.mark.slow
 def test_post_ag_ui_streams_one_valid_run(lab_url: str) -> None:
-    with httpx.Client(base_url=lab_url, timeout=30) as client:
-        response = client.post("/ag-ui", json=agui_body(QUESTION))
+    with httpx.Client(base_url=lab_url, timeout=30, headers=AUTH) as client:
+        response = client.post("/ag-ui", json=agui_body(QUESTION), headers=AUTH)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["cache-control"] == "no-cache"

@@ -10,6 +10,7 @@ from ag_ui.encoder import EventEncoder
 
 from labsupport.agui_request import parse_request
 from tests.support.dialect_bodies import RUN_ID, THREAD_ID, agui_body
+from tests.support.secret import AUTH
 
 QUESTION = "Who runs billing?"
 
@@ -144,13 +145,13 @@ def test_the_question_is_the_text_of_the_last_user_message() -> None:
 def test_post_ag_ui_refuses_a_bad_request_with_422_and_the_reason(
     lab_url: str, payload: object, detail: str
 ) -> None:
-    response = httpx.post(f"{lab_url}/ag-ui", json=payload, timeout=30)
+    response = httpx.post(f"{lab_url}/ag-ui", json=payload, timeout=30, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["detail"].endswith(detail)
 
 
 @pytest.mark.slow
 def test_post_ag_ui_applies_the_servers_question_checks(lab_url: str) -> None:
-    response = httpx.post(f"{lab_url}/ag-ui", json=agui_body("   "), timeout=30)
+    response = httpx.post(f"{lab_url}/ag-ui", json=agui_body("   "), timeout=30, headers=AUTH)
     assert response.status_code == 422
     assert "the last user message must not be empty" in response.json()["detail"]

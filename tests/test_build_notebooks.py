@@ -8,6 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from labsupport.auth import new_token
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -61,3 +63,21 @@ def test_strip_solutions_keeps_indentation_and_returns_none() -> None:
 def test_unbalanced_markers_are_refused() -> None:
     with pytest.raises(ValueError, match="unbalanced solution markers"):
         build_notebooks.strip_solutions("### BEGIN SOLUTION\nx = 1\n")
+
+
+def test_a_server_secret_in_an_output_is_never_saved() -> None:
+    secret = new_token()
+    cell = nbformat.v4.new_code_cell("server")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stdout", text=f"http://127.0.0.1:1/?token={secret}\n"
+        ),
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": [f'<iframe src="/proxy/1/?token={secret}">']}
+        ),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    build_notebooks.scrub_secrets(nb)
+    saved = nbformat.writes(nb)
+    assert secret not in saved
+    assert saved.count("token=<secret>") == 2

@@ -16,6 +16,7 @@ from labsupport.events import DoneEvent, Event, TokenEvent
 from labsupport.server import create_app
 from labsupport.sse import KEEPALIVE, encode_event
 from tests.support.agents import FunctionAgent
+from tests.support.secret import TEST_TOKEN
 
 QUESTION = "Who runs billing?"
 
@@ -123,7 +124,7 @@ def agent_saying(texts: list[str]) -> Any:
     )
 )
 async def test_any_token_text_survives_server_and_client_unchanged(texts: list[str]) -> None:
-    app = create_app(agent=FunctionAgent(agent_saying(texts)))
+    app = create_app(agent=FunctionAgent(agent_saying(texts)), token=TEST_TOKEN)
     async with asgi(app) as client:
         received = [e async for e in astream_events("http://127.0.0.1", QUESTION, client=client)]
     assert [e.text for e in received if isinstance(e, TokenEvent)] == texts

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from labsupport.host_guard import HostGuard, host_name, running_under_jupyterhub
 from labsupport.server import ServerSettings, create_app
 from tests.support.dialect_bodies import agui_body, chat_body, user
+from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
@@ -39,7 +40,7 @@ WORK_IDS = [f"{method} {path}" for method, path, _ in WORK]
 
 
 def runs_started(url: str) -> int:
-    started: int = httpx.get(f"{url}/stats", timeout=10).json()["runs_started"]
+    started: int = httpx.get(f"{url}/stats", timeout=10, headers=AUTH).json()["runs_started"]
     return started
 
 
@@ -49,7 +50,11 @@ def test_a_foreign_host_is_refused_before_any_work(
 ) -> None:
     before = runs_started(lab_url)
     response = httpx.request(
-        method, f"{lab_url}{path}", headers={"Host": "evil.example"}, timeout=10, **request_args
+        method,
+        f"{lab_url}{path}",
+        headers={**AUTH, "Host": "evil.example"},
+        timeout=10,
+        **request_args,
     )
     assert response.status_code == 403
     assert "Host 'evil.example'" in response.json()["detail"]
@@ -59,16 +64,22 @@ def test_a_foreign_host_is_refused_before_any_work(
 
 @pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST.", "[::1]"])
 def test_loopback_names_are_served_on_any_port(lab_url: str, name: str) -> None:
-    response = httpx.get(f"{lab_url}/stats", headers={"Host": f"{name}:1234"}, timeout=10)
+    response = httpx.get(f"{lab_url}/stats", headers={**AUTH, "Host": f"{name}:1234"}, timeout=10)
     assert response.status_code == 200
     assert "runs_started" in response.json()
 
 
 def test_a_configured_name_is_served_and_others_still_refused() -> None:
-    app = create_app(ServerSettings(**INSTANT, allowed_hosts=("lab.example.org",)))
+    app = create_app(
+        ServerSettings(**INSTANT, allowed_hosts=("lab.example.org",)), token=TEST_TOKEN
+    )
     with serve_in_thread(app) as url:
-        allowed = httpx.get(f"{url}/stats", headers={"Host": "lab.example.org:443"}, timeout=10)
-        other = httpx.get(f"{url}/stats", headers={"Host": "lab.example.org.evil"}, timeout=10)
+        allowed = httpx.get(
+            f"{url}/stats", headers={**AUTH, "Host": "lab.example.org:443"}, timeout=10
+        )
+        other = httpx.get(
+            f"{url}/stats", headers={**AUTH, "Host": "lab.example.org.evil"}, timeout=10
+        )
     assert (allowed.status_code, other.status_code) == (200, 403)
 
 
@@ -78,7 +89,12 @@ def test_a_cross_site_get_is_refused_and_starts_no_run(lab_url: str, site: str) 
     response = httpx.get(
         f"{lab_url}/chat/stream",
         params={"message": QUESTION},
-        headers={"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+        headers={
+            **AUTH,
+            "Sec-Fetch-Site": site,
+            "Sec-Fetch-Mode": "no-cors",
+            "Sec-Fetch-Dest": "image",
+        },
         timeout=10,
     )
     assert response.status_code == 403
@@ -101,7 +117,10 @@ def test_requests_a_page_could_not_forge_still_stream(
 ) -> None:
     before = runs_started(lab_url)
     response = httpx.get(
-        f"{lab_url}/chat/stream", params={"message": QUESTION}, headers=headers, timeout=10
+        f"{lab_url}/chat/stream",
+        params={"message": QUESTION},
+        headers={**AUTH, **headers},
+        timeout=10,
     )
     assert response.status_code == 200
     assert "event: done" in response.text
@@ -119,7 +138,7 @@ def test_a_non_json_post_is_still_refused_with_415(lab_url: str) -> None:
         f"{lab_url}/chat/stream",
         content=f"message={QUESTION}",
         timeout=10,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 415
 
@@ -218,7 +237,7 @@ def chat_streams(recorder: _Recorder) -> list[int]:
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[tuple[str, _Recorder]]:
-    recorder = _Recorder(create_app(ServerSettings(**INSTANT)))
+    recorder = _Recorder(create_app(ServerSettings(**INSTANT), token=TEST_TOKEN))
     with serve_in_thread(recorder) as url:
         yield url, recorder
 

@@ -48,10 +48,16 @@ def test_start_returns_a_handle_that_serves(
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     with start_server(instant_app(), name="ks-basic") as server:
         assert server.running
-        assert server.url == f"http://127.0.0.1:{server.port}"
-        assert server.proxy_path == f"/proxy/{server.port}/"
-        assert httpx.get(f"{server.url}/stats").json()["runs_started"] == 0
-        assert repr(server) == f"<ServerHandle 'ks-basic' {server.url} running>"
+        token = server.token
+        assert token is not None and len(token) >= 43
+        assert server.base_url == f"http://127.0.0.1:{server.port}"
+        assert server.url == f"http://127.0.0.1:{server.port}/?token={token}"
+        assert server.proxy_path == f"/proxy/{server.port}/?token={token}"
+        assert server.proxy_path_for("/stats") == f"/proxy/{server.port}/stats?token={token}"
+        assert server.headers == {"Authorization": f"Bearer {token}"}
+        assert httpx.get(server.url_for("/stats")).json()["runs_started"] == 0
+        assert repr(server) == f"<ServerHandle 'ks-basic' {server.base_url} running>"
+        assert token not in repr(server) and token not in str(server)
     assert not server.running
     assert any("Started server process" in line for line in server.logs)
     out, err = capfd.readouterr()
@@ -61,14 +67,14 @@ def test_start_returns_a_handle_that_serves(
 def test_proxy_path_lives_under_the_hub_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
     with start_server(instant_app(), name="ks-hub") as server:
-        assert server.proxy_path == f"/user/alice/proxy/{server.port}/"
+        assert server.proxy_path == f"/user/alice/proxy/{server.port}/?token={server.token}"
 
 
 def test_busy_port_raises_a_clear_error_and_the_process_carries_on(blocker: int) -> None:
     with pytest.raises(PortInUseError, match=f"port {blocker} on 127.0.0.1 is already in use"):
         start_server(instant_app(), port=blocker, name="ks-busy")
     with start_server(instant_app(), name="ks-busy") as server:
-        assert httpx.get(f"{server.url}/stats").status_code == 200
+        assert httpx.get(server.url_for("/stats")).status_code == 200
 
 
 def test_starting_again_under_the_same_name_replaces_the_old_server() -> None:
@@ -79,7 +85,7 @@ def test_starting_again_under_the_same_name_replaces_the_old_server() -> None:
         assert not first.running
         assert second.running
         assert [s for s in running_servers() if s.name == "ks-replace"] == [second]
-        assert httpx.get(f"{second.url}/stats").status_code == 200
+        assert httpx.get(second.url_for("/stats")).status_code == 200
     finally:
         second.stop()
     assert not port_is_listening(port)
@@ -90,7 +96,7 @@ def test_restart_serves_again_on_the_same_port() -> None:
         port = server.port
         assert server.restart() is server
         assert server.port == port
-        assert httpx.get(f"{server.url}/stats").status_code == 200
+        assert httpx.get(server.url_for("/stats")).status_code == 200
 
 
 def test_stop_frees_the_port_within_2_s_while_a_stream_is_open() -> None:
@@ -100,7 +106,12 @@ def test_stop_frees_the_port_within_2_s_while_a_stream_is_open() -> None:
     streaming = threading.Event()
 
     def read() -> None:
-        with httpx.stream("GET", f"{server.url}/chat/stream", params={"message": QUESTION}) as r:
+        with httpx.stream(
+            "GET",
+            f"{server.base_url}/chat/stream",
+            params={"message": QUESTION},
+            headers=server.headers,
+        ) as r:
             for line in r.iter_lines():
                 lines.append(line)
                 if line == "event: token":
@@ -156,3 +167,31 @@ def test_bad_port_is_refused(port: Any) -> None:
 def test_settings_and_app_together_are_refused() -> None:
     with pytest.raises(ValueError, match="pass settings only without app"):
         start_server(instant_app(), settings=ServerSettings())
+
+
+def test_every_start_makes_a_new_secret_and_the_old_one_is_refused() -> None:
+    with start_server(instant_app(), name="ks-secret") as first:
+        old = first.token
+    with start_server(instant_app(), name="ks-secret") as second:
+        assert second.token != old
+        stale = httpx.get(f"{second.base_url}/stats", headers={"Authorization": f"Bearer {old}"})
+        assert stale.status_code == 403
+        assert "server.url" in stale.json()["detail"]
+        assert httpx.get(f"{second.base_url}/stats").status_code == 401
+        assert httpx.get(f"{second.base_url}/stats", headers=second.headers).status_code == 200
+
+
+def test_a_path_glued_after_the_secret_is_refused_with_the_fix() -> None:
+    with start_server(instant_app(), name="ks-glued") as server:
+        response = httpx.get(f"{server.url}/stats")
+    assert response.status_code == 403
+    assert "server.url_for('/stats')" in response.json()["detail"]
+
+
+def test_one_setting_starts_a_server_without_a_secret() -> None:
+    settings = ServerSettings(llm=MockLLM.instant(), require_token=False)
+    with start_server(settings=settings, name="ks-open") as server:
+        assert server.token is None and server.headers == {}
+        assert server.url == server.base_url
+        assert repr(server).endswith("running, no secret>")
+        assert httpx.get(f"{server.url}/stats").status_code == 200

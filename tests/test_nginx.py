@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from labsupport.arrivals import arrival_times
+from labsupport.lab_url import with_token
 from labsupport.nginx import (
     INSTALL_HINT,
     NginxNotFound,
@@ -35,6 +36,7 @@ from labsupport.nginx import (
 )
 from labsupport.server import ServerSettings, create_app
 from tests.support.paced_server import QUESTION, STREAM_SECONDS, paced_server
+from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 pytestmark = pytest.mark.timeout(120)
@@ -79,7 +81,7 @@ def timed_lines(url: str) -> tuple[httpx.Response, list[tuple[float, str]]]:
     start = time.monotonic()
     seen: list[tuple[float, str]] = []
     with httpx.stream(
-        "POST", f"{url}/chat/stream", json={"message": QUESTION}, timeout=30
+        "POST", f"{url}/chat/stream", json={"message": QUESTION}, timeout=30, headers=AUTH
     ) as response:
         for line in response.iter_lines():
             if line:
@@ -158,14 +160,16 @@ def slow_tool_servers() -> Iterator[dict[str, str]]:
             create_app(
                 ServerSettings(
                     ttft=0.0, tokens_per_second=None, tool_delay=2.0, keepalive_seconds=10.0
-                )
+                ),
+                token=TEST_TOKEN,
             )
         ) as rare,
         serve_in_thread(
             create_app(
                 ServerSettings(
                     ttft=0.0, tokens_per_second=None, tool_delay=2.0, keepalive_seconds=0.25
-                )
+                ),
+                token=TEST_TOKEN,
             )
         ) as often,
     ):
@@ -178,14 +182,14 @@ def test_a_silence_longer_than_proxy_read_timeout_cuts_the_stream(
     proxy_factory: Any, slow_tool_servers: dict[str, str]
 ) -> None:
     upstream = slow_tool_servers["rare"]
-    before = httpx.get(f"{upstream}/stats").json()
+    before = httpx.get(f"{upstream}/stats", headers=AUTH).json()
     proxy = proxy_factory(upstream, read_timeout=0.75)
     assert "proxy_read_timeout 750ms;" in proxy.config
     seen: list[str] = []
     with (
         pytest.raises(httpx.RemoteProtocolError),  # the body ends without its last chunk
         httpx.stream(
-            "POST", f"{proxy.url}/chat/stream", json={"message": QUESTION}, timeout=30
+            "POST", f"{proxy.url}/chat/stream", json={"message": QUESTION}, timeout=30, headers=AUTH
         ) as response,
     ):
         assert response.status_code == 200
@@ -196,10 +200,10 @@ def test_a_silence_longer_than_proxy_read_timeout_cuts_the_stream(
     assert "event: done" not in seen
     assert any("upstream timed out" in line for line in proxy.error_log())
     deadline = time.monotonic() + 5
-    after = httpx.get(f"{upstream}/stats").json()
+    after = httpx.get(f"{upstream}/stats", headers=AUTH).json()
     while after["active_streams"] > before["active_streams"] and time.monotonic() < deadline:
         time.sleep(0.05)
-        after = httpx.get(f"{upstream}/stats").json()
+        after = httpx.get(f"{upstream}/stats", headers=AUTH).json()
     assert after["runs_completed"] == before["runs_completed"], "nobody read the answer"
 
 
@@ -229,7 +233,7 @@ def test_the_handle_replaces_by_name_stops_and_cleans_up(upstream: str) -> None:
         try:
             assert not first.running, "the same name replaces the old proxy"
             assert not first.workdir.exists()
-            assert httpx.get(f"{second.url}/stats").status_code == 200
+            assert httpx.get(f"{second.url}/stats", headers=AUTH).status_code == 200
         finally:
             second.stop()
         assert not second.running and not second.workdir.exists()
@@ -292,3 +296,17 @@ def test_bad_arguments_are_refused_before_anything_starts(
     arguments: dict[str, Any] = {"upstream": "http://127.0.0.1:8000", **kwargs}
     with pytest.raises(error, match=message):
         start_nginx(arguments.pop("upstream"), **arguments)
+
+
+@pytest.mark.slow
+def test_the_secret_passes_through_nginx_in_the_query_and_in_the_header(upstream: str) -> None:
+    require_nginx()
+    with start_nginx(with_token(upstream, TEST_TOKEN), name="test-secret") as proxy:
+        assert proxy.url == f"{proxy.base_url}/?token={TEST_TOKEN}"
+        assert TEST_TOKEN not in proxy.config and TEST_TOKEN not in repr(proxy)
+        kinds = [kind for _, kind in arrival_times(proxy.url, QUESTION)]  # Bearer, from the URL
+        by_query = httpx.get(with_token(f"{proxy.base_url}/stats", TEST_TOKEN), timeout=10)
+        refused = httpx.get(f"{proxy.base_url}/stats", timeout=10)
+    assert kinds[-1] == "done"
+    assert by_query.status_code == 200
+    assert refused.status_code == 401 and "server.url" in refused.json()["detail"]

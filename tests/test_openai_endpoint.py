@@ -12,10 +12,13 @@ import pytest
 from pydantic import ValidationError
 
 from labsupport.agent import chat_stream
+from labsupport.kernel_server import start_server
+from labsupport.llm_config import load_config
 from labsupport.mockllm import NO_ANSWER, MockLLM, count_tokens
 from labsupport.openai_endpoint import CompletionStats, create_openai_router
 from labsupport.openai_wire import ChatCompletionRequest, error_from_validation
 from labsupport.search_tool import SEARCH_TOOL
+from labsupport.server import ServerSettings
 from tests.support.openai_server import MockEndpoints
 
 MODEL = "lab-mock-1"
@@ -446,3 +449,43 @@ def test_router_refuses_an_empty_model_list() -> None:
 def test_stats_refuse_an_unknown_counter() -> None:
     with pytest.raises(ValueError, match="name must be one of"):
         CompletionStats().add("tokens")
+
+
+_BODY_FOR_CAP: dict[str, Any] = {
+    "model": "lab-mock-1",
+    "messages": [{"role": "user", "content": "Who runs billing?"}],
+}
+
+
+def test_completions_count_against_the_servers_cap_and_get_openais_429() -> None:
+    llm = MockLLM(ttft=0.0, tokens_per_second=20.0, tool_delay=0.0)
+    settings = ServerSettings(llm=llm, max_active_runs=1)
+    with start_server(settings=settings, name="test_openai_endpoint-cap") as server:
+        client = load_config(server.url_for("/v1"), environ={}).client(max_retries=0)
+        held = client.chat.completions.create(
+            model="lab-mock-1",
+            messages=[{"role": "user", "content": "Who runs billing?"}],
+            stream=True,
+        )
+        next(iter(held))
+        busy = httpx.post(
+            f"{server.base_url}/v1/chat/completions", headers=server.headers, json=_BODY_FOR_CAP
+        )
+        run = httpx.post(
+            f"{server.base_url}/chat/stream", headers=server.headers, json={"message": "hi"}
+        )
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="lab-mock-1", messages=_BODY_FOR_CAP["messages"])
+        held.close()
+        deadline = time.monotonic() + 5
+        while (
+            httpx.get(server.url_for("/stats")).json()["active_runs"]
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        stats = httpx.get(server.url_for("/stats")).json()
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+    assert busy.json()["error"]["type"] == "rate_limit_error"
+    assert "max_active_runs" in busy.json()["error"]["message"]
+    assert run.status_code == 429, "a completion and a run share one cap"
+    assert stats["active_runs"] == 0 and stats["runs_refused"] >= 3

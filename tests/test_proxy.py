@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from labsupport import MockLLM
 from labsupport.kernel_server import ServerHandle, start_server
+from labsupport.lab_url import with_token
 from labsupport.server import ServerSettings, create_app
 from tests.support.browser import save_screenshot
 from tests.support.jupyterlab import LabServer, run_jupyterlab
@@ -43,7 +45,22 @@ def server() -> Iterator[ServerHandle]:
 
 
 def proxied(lab: LabServer, server: ServerHandle, path: str) -> str:
-    return f"{lab.base_url}/proxy/{server.port}/{path}"
+    """The proxied URL of ``path``, with the lab server's secret as ``?token=``."""
+    return with_token(f"{lab.base_url}/proxy/{server.port}/{path}", server.token)
+
+
+@pytest.fixture(scope="module")
+def jupyter(lab: LabServer) -> Iterator[httpx.Client]:
+    """A client logged in to JupyterLab by its cookie, as a browser is.
+
+    Through the proxy both secrets meet: Jupyter reads ``?token=`` and ``Authorization``
+    as its own token first, so the lab server's secret (in ``?token=``) would hide
+    Jupyter's from it; a logged-in cookie lets Jupyter ignore a token it does not know.
+    """
+    with httpx.Client(timeout=30) as client:
+        client.get(f"{lab.base_url}/api/status", params={"token": lab.token}).raise_for_status()
+        assert client.cookies, "JupyterLab set no login cookie"
+        yield client
 
 
 def arrivals(response: httpx.Response) -> list[tuple[float, str]]:
@@ -57,18 +74,13 @@ def arrivals(response: httpx.Response) -> list[tuple[float, str]]:
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_first_event_arrives_long_before_the_stream_ends(
-    lab: LabServer, server: ServerHandle, method: str
+    lab: LabServer, server: ServerHandle, jupyter: httpx.Client, method: str
 ) -> None:
-    request: dict[str, Any] = (
-        {"json": {"message": QUESTION}} if method == "POST" else {"params": {"message": QUESTION}}
-    )
-    with httpx.stream(
-        method,
-        proxied(lab, server, "chat/stream"),
-        headers={"Authorization": f"token {lab.token}", "Accept": "text/event-stream"},
-        timeout=30,
-        **request,
-    ) as response:
+    url = proxied(lab, server, "chat/stream")
+    if method == "GET":
+        url = url.replace("?", f"?message={quote(QUESTION)}&")
+    body: dict[str, Any] = {"json": {"message": QUESTION}} if method == "POST" else {}
+    with jupyter.stream(method, url, headers={"Accept": "text/event-stream"}, **body) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         seen = arrivals(response)
@@ -77,15 +89,27 @@ def test_first_event_arrives_long_before_the_stream_ends(
     assert seen[-1][0] - seen[0][0] > 1.5, "the proxy buffered the stream"
 
 
-def test_validation_errors_pass_through_the_proxy(lab: LabServer, server: ServerHandle) -> None:
-    response = httpx.post(
+def test_validation_errors_pass_through_the_proxy(
+    lab: LabServer, server: ServerHandle, jupyter: httpx.Client
+) -> None:
+    response = jupyter.post(
         proxied(lab, server, "chat/stream"),
         json={"message": ""},
-        headers={"Authorization": f"token {lab.token}", "Accept": "text/event-stream"},
-        timeout=30,
+        headers={"Accept": "text/event-stream"},
     )
     assert response.status_code == 422
     assert response.json() == {"detail": "field 'message' must not be empty"}
+
+
+def test_without_the_secret_the_proxy_passes_on_the_refusal(
+    lab: LabServer, server: ServerHandle, jupyter: httpx.Client
+) -> None:
+    before = jupyter.get(proxied(lab, server, "stats")).json()["runs_started"]
+    plain = f"{lab.base_url}/proxy/{server.port}/chat/stream"
+    response = jupyter.post(plain, json={"message": QUESTION})
+    assert response.status_code == 401
+    assert "server.url" in response.json()["detail"]
+    assert jupyter.get(proxied(lab, server, "stats")).json()["runs_started"] == before
 
 
 @pytest.mark.browser
@@ -96,7 +120,8 @@ def test_page_streams_through_the_proxy(
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     try:
         page = context.new_page()
-        page.goto(f"{proxied(lab, server, '')}?token={lab.token}")
+        page.goto(f"{lab.base_url}/api/status?token={lab.token}")  # Jupyter's login cookie
+        page.goto(proxied(lab, server, ""))
         page.check(f"#mode-{mode}")
         page.click("#ask")
         lengths: list[int] = []

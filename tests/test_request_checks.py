@@ -16,6 +16,7 @@ import pytest
 from labsupport import MockLLM
 from labsupport.request_checks import DEFAULT_MAX_BODY_BYTES, body_limit, check_message, problem
 from labsupport.server import ServerSettings, create_app
+from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 
@@ -54,7 +55,7 @@ def test_problem_is_a_json_detail_with_the_status() -> None:
 def small_body_server() -> Iterator[tuple[str, int]]:
     """A real uvicorn whose JSON bodies may hold 1,000 bytes at most."""
     settings = ServerSettings(llm=MockLLM.instant(), max_body_bytes=1000)
-    with serve_in_thread(create_app(settings)) as url:
+    with serve_in_thread(create_app(settings, token=TEST_TOKEN)) as url:
         parts = urlsplit(url)
         yield parts.hostname or "127.0.0.1", parts.port or 80
 
@@ -71,6 +72,7 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, Any]]:
 def post_head(host: str, port: int, framing: str) -> bytes:
     return (
         f"POST /chat/stream HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\n"
         f"Content-Type: application/json\r\nConnection: close\r\n{framing}\r\n\r\n"
     ).encode()
 
@@ -119,7 +121,7 @@ def test_a_chunked_body_over_the_limit_gets_413_and_is_not_read_to_its_end(
 def test_a_body_within_the_limit_still_streams(small_body_server: tuple[str, int]) -> None:
     host, port = small_body_server
     response = httpx.post(
-        f"http://{host}:{port}/chat/stream", json={"message": "Who runs billing?"}
+        f"http://{host}:{port}/chat/stream", json={"message": "Who runs billing?"}, headers=AUTH
     )
     assert response.status_code == 200
     assert "\nevent: done\n" in response.text

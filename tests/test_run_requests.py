@@ -27,6 +27,7 @@ from tests.support.dialect_bodies import agui_body, chat_body, user
 from tests.support.process_server import serve_in_process
 from tests.support.raw_http import post_json
 from tests.support.relay import relay_to
+from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
@@ -35,7 +36,7 @@ EVENTS_IN_ANSWER = 40  # what the mock agent emits for QUESTION
 
 def serve(**settings: Any) -> Any:
     defaults: dict[str, Any] = {"ttft": 0, "tool_delay": 0, "tokens_per_second": 200.0}
-    return serve_in_thread(create_app(ServerSettings(**{**defaults, **settings})))
+    return serve_in_thread(create_app(ServerSettings(**{**defaults, **settings}), token=TEST_TOKEN))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def resumable() -> Iterator[str]:
 
 
 def stats(url: str) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{url}/stats").json()
+    result: dict[str, Any] = httpx.get(f"{url}/stats", headers=AUTH).json()
     return result
 
 
@@ -191,8 +192,8 @@ def test_dialect_streams_are_never_parked_even_on_a_resumable_server(resumable: 
     before = stats(resumable)
     body = {"id": "chat1", "trigger": "submit-message", "messages": [user_message(QUESTION)]}
     with (
-        httpx.Client(timeout=10) as http,
-        http.stream("POST", f"{resumable}/api/chat", json=body) as r,
+        httpx.Client(timeout=10, headers=AUTH) as http,
+        http.stream("POST", f"{resumable}/api/chat", json=body, headers=AUTH) as r,
     ):
         assert r.status_code == 200
         next(r.iter_bytes())
@@ -208,7 +209,7 @@ def resume_request(url: str, last_event_id: str, message: str = QUESTION) -> htt
     return httpx.post(
         f"{url}/chat/stream",
         json={"message": message},
-        headers={"Last-Event-ID": last_event_id, "Accept": "text/event-stream"},
+        headers={**AUTH, "Last-Event-ID": last_event_id, "Accept": "text/event-stream"},
     )
 
 
@@ -331,11 +332,15 @@ def capped() -> Iterator[str]:
 def test_a_run_over_the_cap_gets_429_with_retry_after_and_starts_nothing(
     capped: str, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    with httpx.stream("POST", f"{capped}/chat/stream", json={"message": QUESTION}) as holder:
+    with httpx.stream(
+        "POST", f"{capped}/chat/stream", json={"message": QUESTION}, headers=AUTH
+    ) as holder:
         chunks = holder.iter_raw()  # kept: a dropped iterator would close the stream
         next(chunks)  # the one allowed run is streaming
         before = stats(capped)
-        response = httpx.request(method, f"{capped}{path}", params={"message": QUESTION}, json=body)
+        response = httpx.request(
+            method, f"{capped}{path}", params={"message": QUESTION}, json=body, headers=AUTH
+        )
         after = stats(capped)
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1"
@@ -354,14 +359,21 @@ def test_a_parked_run_holds_its_slot_until_it_expires() -> None:
     with serve(
         max_active_runs=1, resumable=True, resume_grace_seconds=0.5, tokens_per_second=5.0
     ) as url:
-        with httpx.stream("GET", f"{url}/chat/stream", params={"message": QUESTION}) as first:
+        with httpx.stream(
+            "GET", f"{url}/chat/stream", params={"message": QUESTION}, headers=AUTH
+        ) as first:
             chunks = first.iter_raw()
             next(chunks)
         wait_for(lambda: stats(url)["runs_parked"] == 1)
-        assert httpx.get(f"{url}/chat/stream", params={"message": QUESTION}).status_code == 429
+        assert (
+            httpx.get(f"{url}/chat/stream", params={"message": QUESTION}, headers=AUTH).status_code
+            == 429
+        )
         wait_for(lambda: stats(url)["active_runs"] == 0)
         assert stats(url)["runs_expired"] == 1
-        with httpx.stream("GET", f"{url}/chat/stream", params={"message": QUESTION}) as second:
+        with httpx.stream(
+            "GET", f"{url}/chat/stream", params={"message": QUESTION}, headers=AUTH
+        ) as second:
             assert second.status_code == 200
 
 
@@ -377,7 +389,7 @@ async def _burst(url: str, count: int) -> Counter[int]:
 
     async def connection() -> None:
         for _ in pending:
-            answer = await post_json(f"{url}/chat/stream", {"message": QUESTION})
+            answer = await post_json(f"{url}/chat/stream", {"message": QUESTION}, AUTH)
             statuses[answer.status] += 1
             if answer.status == 200:
                 assert answer.body.endswith(b"\n\n") and b"event: done\n" in answer.body
@@ -399,10 +411,10 @@ class StatsWatcher(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(timeout=10.0) as client:
+        with httpx.Client(timeout=10.0, headers=AUTH) as client:
             while not self.stop.wait(0.05):
                 start = time.perf_counter()
-                counters = client.get(f"{self.url}/stats").json()
+                counters = client.get(f"{self.url}/stats", headers=AUTH).json()
                 self.latencies.append(time.perf_counter() - start)
                 self.peak_active_runs = max(self.peak_active_runs, counters["active_runs"])
 

@@ -22,6 +22,7 @@ from labsupport.server import STATS_FIELDS, ServerSettings, create_app
 from labsupport.sse import decode_event
 from tests.support.agents import FunctionAgent
 from tests.support.net import free_port
+from tests.support.secret import auth
 
 QUESTION = "Who runs billing?"
 
@@ -43,7 +44,9 @@ def parse_body(body: str) -> list[Event]:
 
 
 def asgi_client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers=auth(app)
+    )
 
 
 @pytest.fixture
@@ -319,7 +322,10 @@ def test_module_level_app_is_importable_for_uvicorn() -> None:
 def test_default_app_answers_the_openai_sdk_and_counts_its_spend() -> None:
     instant = create_app(ServerSettings(ttft=0, tokens_per_second=None, tool_delay=0))
     with start_server(instant, port=free_port(), name="test_server-v1") as server:
-        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0)
+        # The server's secret is the SDK's api_key.
+        client = openai.OpenAI(
+            base_url=f"{server.base_url}/v1", api_key=server.token, max_retries=0
+        )
         assert "lab-mock-1" in [m.id for m in client.models.list()]
         reply = client.chat.completions.create(
             model="lab-mock-1", messages=[{"role": "user", "content": QUESTION}]
@@ -356,7 +362,7 @@ def paced_server() -> Iterator[ServerHandle]:
 
 
 def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{server.url}/stats").json()
+    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
     return result
 
 
@@ -364,7 +370,7 @@ def stats(server: ServerHandle) -> dict[str, Any]:
 def test_events_arrive_one_by_one_over_a_real_socket(paced_server: ServerHandle) -> None:
     arrivals: list[tuple[float, str]] = []
     with httpx.stream(
-        "POST", f"{paced_server.url}/chat/stream", json={"message": QUESTION}
+        "POST", paced_server.url_for("/chat/stream"), json={"message": QUESTION}
     ) as response:
         for line in response.iter_lines():
             if line.startswith("event: "):
@@ -383,7 +389,10 @@ def test_disconnect_closes_the_agent_within_100_ms_and_stops_the_spend(
     closed_at.clear()
     seen = 0
     with httpx.stream(
-        "GET", f"{paced_server.url}/chat/stream", params={"message": QUESTION}
+        "GET",
+        f"{paced_server.base_url}/chat/stream",
+        params={"message": QUESTION},
+        headers=paced_server.headers,
     ) as response:
         for line in response.iter_lines():
             seen += line == "event: token"
@@ -410,7 +419,10 @@ def test_many_clients_at_once_are_all_served(paced_server: ServerHandle) -> None
 
     def ask() -> None:
         with httpx.stream(
-            "GET", f"{paced_server.url}/chat/stream", params={"message": QUESTION}
+            "GET",
+            f"{paced_server.base_url}/chat/stream",
+            params={"message": QUESTION},
+            headers=paced_server.headers,
         ) as response:
             results.append(list(response.iter_lines())[-3])
 

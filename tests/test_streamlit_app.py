@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from labsupport import MockLLM, chat_stream, format_cost
 from labsupport.client import StreamError
 from labsupport.events import CostEvent, ErrorEvent, Event, StatusEvent, TokenEvent
+from labsupport.lab_url import with_token
 from labsupport.runstate import RunState, Step
 from labsupport.server import ServerSettings, create_app
 from labsupport.streamlit_app import (
@@ -41,6 +42,7 @@ from labsupport.streamlit_app import (
     url_problem,
 )
 from tests.support.net import free_port
+from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 APP = Path(__file__).resolve().parents[1] / "labsupport" / "streamlit_app.py"
@@ -223,6 +225,8 @@ REQUEST = httpx.Request("POST", URL + "/chat/stream")
             "refused the question (422): field 'message' must not be empty",
         ),
         (StreamError("x", status_code=500, detail="boom"), "failed (500): boom"),
+        (StreamError("x", status_code=401, detail="secret"), "set to the secret the server"),
+        (StreamError("x", status_code=403, detail="secret"), "`server.url`"),
         (StreamError("the stream ended before a done or error event"), "Is the server still"),
         (httpx.ReadTimeout("quiet", request=REQUEST), "stopped sending"),
         (httpx.RemoteProtocolError("peer closed", request=REQUEST), "broke: peer closed"),
@@ -240,7 +244,7 @@ def test_each_failure_says_what_happened_and_what_to_do(exc: Exception, says: st
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    with serve_in_thread(create_app(ServerSettings(**FAST))) as url:
+    with serve_in_thread(create_app(ServerSettings(**FAST), token=TEST_TOKEN)) as url:
         yield url
 
 
@@ -332,13 +336,13 @@ def ask_until_the_first_token(url: str, question: str) -> None:
 def test_while_running_the_box_stays_open_and_its_label_follows_the_steps() -> None:
     # Paced, so the run is still going when the script stops reading.
     slow = ServerSettings(**{**FAST, "tokens_per_second": 2.0})
-    with serve_in_thread(create_app(slow)) as url:
+    with serve_in_thread(create_app(slow, token=TEST_TOKEN)) as url:
         app = AppTest.from_function(
             ask_until_the_first_token, args=(url, QUESTION), default_timeout=30
         ).run()
         # Closing the token stream closed the connection: the server stopped the run.
         deadline = time.monotonic() + 10
-        while (stats := httpx.get(url + "/stats").json())["runs_cancelled"] == 0:
+        while (stats := httpx.get(url + "/stats", headers=AUTH).json())["runs_cancelled"] == 0:
             assert time.monotonic() < deadline, "the server never saw the run stop"
             time.sleep(0.05)
         assert stats["runs_completed"] == 0 and stats["active_streams"] == 0
@@ -357,7 +361,9 @@ def test_while_running_the_box_stays_open_and_its_label_follows_the_steps() -> N
 
 
 def test_an_error_event_puts_the_status_in_error_and_says_why() -> None:
-    with serve_in_thread(create_app(ServerSettings(**FAST, fail_after_tokens=3))) as url:
+    with serve_in_thread(
+        create_app(ServerSettings(**FAST, fail_after_tokens=3), token=TEST_TOKEN)
+    ) as url:
         app = ask(start_app(url), QUESTION)
     events, expected = reference_run(fail_after_tokens=3)
     error = events[-1]
@@ -400,3 +406,20 @@ def test_a_malformed_url_is_refused_before_any_request() -> None:
     app = ask(start_app("localhost:8000"), QUESTION)
     assert not app.chat_message
     assert "must start with http:// or https://" in app.error[0].value
+
+
+def test_without_the_secret_the_app_says_where_it_comes_from(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAB_TOKEN")
+    app = ask(start_app(server_url), "Who runs billing?")
+    assert any("LAB_TOKEN" in e.value for e in app.error), [e.value for e in app.error]
+
+
+def test_a_url_with_the_secret_works_without_the_environment(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAB_TOKEN")
+    app = ask(start_app(with_token(server_url, TEST_TOKEN)), "Who runs billing?")
+    assert not app.error, [e.value for e in app.error]
+    assert "Dana Okafor" in "".join(str(m.value) for m in app.markdown)

@@ -41,6 +41,7 @@ from labsupport.events import (
 from labsupport.sse import DONE
 from labsupport.vercel import VercelEncoder
 from tests.support.dialect_bodies import chat_body, user
+from tests.support.secret import AUTH
 
 QUESTION = "Who runs billing?"
 SECOND_QUESTION = "Who leads the Platform team?"
@@ -382,9 +383,9 @@ def test_the_response_announces_the_protocol() -> None:
 
 def test_the_stream_over_http_is_the_same_run_part_by_part(lab_url: str) -> None:
     with (
-        httpx.Client(timeout=10) as client,
+        httpx.Client(timeout=10, headers=AUTH) as client,
         connect_sse(
-            client, "POST", f"{lab_url}/api/chat", json=chat_body(user(QUESTION))
+            client, "POST", f"{lab_url}/api/chat", json=chat_body(user(QUESTION)), headers=AUTH
         ) as source,
     ):
         assert source.response.headers["x-vercel-ai-ui-message-stream"] == "v1"

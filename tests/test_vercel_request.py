@@ -11,6 +11,7 @@ import pytest
 from labsupport.vercel import VercelEncoder
 from labsupport.vercel_request import parse_request
 from tests.support.dialect_bodies import chat_body, user
+from tests.support.secret import AUTH
 
 QUESTION = "Who runs billing?"
 SECOND_QUESTION = "Who leads the Platform team?"
@@ -161,6 +162,6 @@ def test_a_bad_body_is_refused_with_what_is_wrong(payload: object, detail: str) 
 def test_a_bad_body_gets_422_with_the_detail_over_http(
     lab_url: str, payload: object, detail: str
 ) -> None:
-    response = httpx.post(f"{lab_url}/api/chat", json=payload, timeout=10)
+    response = httpx.post(f"{lab_url}/api/chat", json=payload, timeout=10, headers=AUTH)
     assert response.status_code == 422
     assert response.json() == {"detail": f"not a valid AI SDK chat request: {detail}"}

@@ -10,6 +10,7 @@ import httpx
 from fastapi.sse import format_sse_event
 
 from ..agent import chat_stream
+from ..lab_url import auth_headers, resolve_token
 from ..mockllm import MockLLM
 from ._report import Check, attempt, exercise, fail, ok
 
@@ -73,7 +74,9 @@ def format_sse(func: Callable[..., Any]) -> Check:
 
 
 def _stats(url: str) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{url.rstrip('/')}/stats", timeout=5).json()
+    base, token = resolve_token(url)  # server.url carries the server's secret
+    response = httpx.get(f"{base.rstrip('/')}/stats", headers=auth_headers(token), timeout=5)
+    result: dict[str, Any] = response.json()
     return result
 
 

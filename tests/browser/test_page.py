@@ -51,7 +51,7 @@ def watch_answer(page: Any, seconds: float) -> list[int]:
 
 
 def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{server.url}/stats").json()
+    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
     return result
 
 
@@ -59,7 +59,7 @@ def stats(server: ServerHandle) -> dict[str, Any]:
 def test_answer_streams_progressively_then_the_run_finishes(
     server: ServerHandle, page: Any, mode: str
 ) -> None:
-    ask(page, f"{server.url}/", mode)
+    ask(page, server.url_for("/"), mode)
     lengths = watch_answer(page, 15)
     page.wait_for_function("document.body.dataset.state !== 'running'", timeout=5000)
     final = page.text_content("#answer") or ""
@@ -83,7 +83,7 @@ def test_stop_freezes_the_answer_and_the_server_cancels_the_run(
     server: ServerHandle, page: Any, mode: str
 ) -> None:
     before = stats(server)
-    ask(page, f"{server.url}/", mode)
+    ask(page, server.url_for("/"), mode)
     page.wait_for_function("document.getElementById('answer').textContent.length > 20")
     page.click("#stop")
     stopped_at = page.text_content("#answer") or ""
@@ -104,7 +104,7 @@ def test_stop_freezes_the_answer_and_the_server_cancels_the_run(
 def test_refused_request_shows_the_servers_reason_in_fetch_mode(
     server: ServerHandle, page: Any
 ) -> None:
-    page.goto(f"{server.url}/")
+    page.goto(server.url_for("/"))
     page.check("#mode-fetch")
     # Beyond the input's maxlength, set through the DOM as a script would.
     page.evaluate("document.getElementById('question').value = 'x'.repeat(2001)")
@@ -127,7 +127,7 @@ async def html_agent(message: str, **kwargs: Any) -> AsyncIterator[Event]:
 def test_model_text_is_shown_as_text_never_as_html(page: Any, mode: str) -> None:
     app = create_app(agent=FunctionAgent(html_agent))
     with start_server(app, name="browser-page-html") as server:
-        ask(page, f"{server.url}/", mode)
+        ask(page, server.url_for("/"), mode)
         page.wait_for_function("document.body.dataset.state === 'finished'")
         assert page.locator("img").count() == 0
         assert page.text_content("#answer") == "<img src=x onerror=\"document.title='pwned'\">"

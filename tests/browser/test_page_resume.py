@@ -17,6 +17,7 @@ import pytest
 
 from labsupport import MockLLM, chat_stream
 from labsupport.kernel_server import ServerHandle, start_server
+from labsupport.lab_url import with_token
 from labsupport.server import ServerSettings, create_app
 from tests.browser.test_page import MODES, ask, state
 from tests.support.browser import save_screenshot
@@ -43,7 +44,7 @@ def relay(server: ServerHandle) -> Iterator[Relay]:
 
 
 def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{server.url}/stats").json()
+    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
     return result
 
 
@@ -52,7 +53,7 @@ def test_a_connection_lost_mid_answer_still_ends_with_the_complete_answer(
     server: ServerHandle, relay: Relay, page: Any, mode: str
 ) -> None:
     before = stats(server)
-    ask(page, f"{relay.url}/", mode, QUESTION)
+    ask(page, with_token(f"{relay.url}/", server.token), mode, QUESTION)
     page.wait_for_function("document.getElementById('answer').textContent.length > 20")
     assert relay.cut() > 0
     page.wait_for_function("document.body.dataset.state !== 'running'", timeout=20_000)
@@ -71,7 +72,7 @@ def test_stop_cancels_the_run_even_though_the_server_would_wait_for_a_reconnecti
     server: ServerHandle, page: Any, mode: str
 ) -> None:
     before = stats(server)
-    ask(page, f"{server.url}/", mode, QUESTION)
+    ask(page, server.url_for("/"), mode, QUESTION)
     page.wait_for_function("document.getElementById('answer').textContent.length > 20")
     page.click("#stop")
     deadline = time.monotonic() + 3

@@ -385,7 +385,9 @@ def test_lesson_5_under_a_base_url_frames_its_page_under_the_prefix(
         )
     assert not problems + errors, "\n".join(problems + errors)
     assert sources and all(
-        re.fullmatch(f"{re.escape(COURSE_PREFIX)}proxy/\\d+/", src) for src in sources
+        # server.proxy_path: under the prefix, with the lab server's secret as ?token=
+        re.fullmatch(f"{re.escape(COURSE_PREFIX)}proxy/\\d+/\\?token=[A-Za-z0-9_-]{{43}}", src)
+        for src in sources
     ), sources
 
 

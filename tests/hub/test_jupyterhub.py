@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from labsupport import MockLLM, chat_stream
+from labsupport.lab_url import split_token
 from tests.support.browser import require_chromium, save_screenshot
 from tests.support.jupyterhub import Hub, run_jupyterhub
 
@@ -52,7 +53,7 @@ class Lesson:
     """Alice's lesson 5, run up to its clean-up step, in her logged-in page."""
 
     page: Any
-    frame_src: str
+    frame_src: str  # server.proxy_path: the path, and the lab server's secret as ?token=
     documents: list[tuple[str, int]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -113,11 +114,21 @@ def run_up_to_clean_up(page: Any) -> None:
     assert all(re.fullmatch(r"\[\d+\]:", p) for p in ran), f"cells did not all run: {prompts}"
 
 
+def proxied(hub: Hub, lesson: Lesson, path: str) -> tuple[str, dict[str, str]]:
+    """The URL of ``path`` on Alice's lab server through the hub, and its ``token`` parameter.
+
+    Through the hub two secrets travel: the hub's API token in ``Authorization: token``
+    (the hub ignores ``?token=`` by default) and the lab server's own in ``?token=``.
+    """
+    frame_path, secret = split_token(lesson.frame_src)
+    assert secret is not None, f"the frame has no secret: {lesson.frame_src}"
+    return f"{hub.url}{frame_path}/{path}", {"token": secret}
+
+
 def alice_stats(hub: Hub, lesson: Lesson, token: str) -> dict[str, Any]:
+    url, secret = proxied(hub, lesson, "stats")
     response = httpx.get(
-        f"{hub.url}{lesson.frame_src}stats",
-        headers={"Authorization": f"token {token}"},
-        timeout=30,
+        url, params=secret, headers={"Authorization": f"token {token}"}, timeout=30
     )
     response.raise_for_status()
     result: dict[str, Any] = response.json()
@@ -181,7 +192,9 @@ def lesson(hub: Hub, browser: Any) -> Iterator[Lesson]:
 
 
 def test_frame_points_under_alices_prefix_and_shows_the_kits_page(lesson: Lesson) -> None:
-    assert re.fullmatch(r"/user/alice/proxy/\d+/", lesson.frame_src), lesson.frame_src
+    assert re.fullmatch(r"/user/alice/proxy/\d+/\?token=[A-Za-z0-9_-]{43}", lesson.frame_src), (
+        lesson.frame_src
+    )
     frame = lesson.page.frame_locator(FRAME)
     frame.locator("#ask").wait_for(timeout=60_000)
     loaded = [status for url, status in lesson.documents if url.endswith(lesson.frame_src)]
@@ -213,10 +226,11 @@ def test_frame_streams_the_full_answer(lesson: Lesson) -> None:
 def test_stream_through_the_hub_arrives_event_by_event(hub: Hub, lesson: Lesson) -> None:
     token = hub.new_token("alice")
     started = time.monotonic()
+    url, secret = proxied(hub, lesson, "chat/stream")
     with httpx.stream(
         "GET",
-        f"{hub.url}{lesson.frame_src}chat/stream",
-        params={"message": QUESTION},
+        url,
+        params={"message": QUESTION, **secret},
         # jupyter-server-proxy streams only when Accept is exactly text/event-stream.
         headers={"Authorization": f"token {token}", "Accept": "text/event-stream"},
         timeout=60,
@@ -245,8 +259,9 @@ def test_bob_is_refused_alices_page_and_stream(hub: Hub, lesson: Lesson, browser
         log_in(page, hub, "bob")
         own = context.request.get(f"{hub.url}/user/bob/api/status")
         assert own.status == 200, "Bob cannot reach his own server"
+        # Even knowing Alice's lab secret, Bob does not get past the hub.
         page_url = f"{hub.url}{lesson.frame_src}"
-        stream_url = f"{page_url}chat/stream?message=Who+runs+billing%3F"
+        stream_url = page_url.replace("?", "chat/stream?message=Who+runs+billing%3F&")
         # As his browser would: follow every redirect, keep his cookies.
         refused = page.goto(page_url)
         hops = redirects(refused)
@@ -280,12 +295,11 @@ def test_clean_up_cell_stops_the_server_behind_the_frame(hub: Hub, lesson: Lesso
     cell = clean_up_cell(page)
     cell.locator(".jp-InputPrompt").click()
     menu(page, "Run", "Run Selected Cell")
-    port = lesson.frame_src.rstrip("/").rsplit("/", 1)[1]
+    port = split_token(lesson.frame_src)[0].rsplit("/", 1)[1]
     cell.locator(".jp-OutputArea-output", has_text="stopped").wait_for(timeout=60_000)
     assert f":{port}" in (cell.locator(".jp-OutputArea-output").first.text_content() or "")
     token = hub.new_token("alice")
-    gone = httpx.get(
-        f"{hub.url}{lesson.frame_src}stats", headers={"Authorization": f"token {token}"}, timeout=30
-    )
+    url, secret = proxied(hub, lesson, "stats")
+    gone = httpx.get(url, params=secret, headers={"Authorization": f"token {token}"}, timeout=30)
     assert gone.status_code >= 500, "the lesson's server still answers after its clean-up"
     assert lesson.errors == [], f"JavaScript errors in Alice's JupyterLab: {lesson.errors}"

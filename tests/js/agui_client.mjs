@@ -1,7 +1,9 @@
 // Ask the lab's AG-UI endpoint questions through AG-UI's stock HttpAgent; print what it saw.
 //
-//   node agui_client.mjs <url> <question> [<follow-up question> ...]
+//   LAB_TOKEN=<secret> node agui_client.mjs <url> <question> [<follow-up question> ...]
 //
+// The lab server's secret comes from $LAB_TOKEN (never argv, which other users can read in
+// /proc/<pid>/cmdline) and goes out as the HttpAgent's Authorization header.
 // Each question is one run on the same thread, so a follow-up sends the whole conversation so
 // far, as a browser app would. runAgent() validates every event against the protocol's schemas
 // and checks its lifecycle (verifyEvents) as it reads: a violation rejects the run, and the
@@ -21,7 +23,8 @@ const warnings = [];
 console.warn = (...args) => warnings.push(args.map(String).join(" "));
 console.error = (...args) => warnings.push(args.map(String).join(" "));
 
-const agent = new HttpAgent({ url, threadId: "thread-agui-test" });
+const headers = process.env.LAB_TOKEN ? { Authorization: `Bearer ${process.env.LAB_TOKEN}` } : {};
+const agent = new HttpAgent({ url, headers, threadId: "thread-agui-test" });
 const runs = [];
 for (const [i, question] of questions.entries()) {
   agent.addMessage({ id: `question-${i + 1}`, role: "user", content: question });

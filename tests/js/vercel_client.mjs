@@ -13,6 +13,10 @@
 //     messages in a plain in-memory state instead of React's: one sendMessage per question,
 //     each sending the whole conversation so far, then one regenerate() of the last answer.
 //
+// The lab server's secret comes from $LAB_TOKEN (never argv, which other users can read in
+// /proc/<pid>/cmdline) and goes out as an Authorization header, set with the transport's own
+// `headers` option.
+//
 // Exit code 0 means the script ran to the end; the Python test judges what it printed.
 
 import {
@@ -24,6 +28,7 @@ import {
 } from 'ai';
 
 const [mode, api, ...questions] = process.argv.slice(2);
+const AUTH = process.env.LAB_TOKEN ? { Authorization: `Bearer ${process.env.LAB_TOKEN}` } : {};
 if (mode !== 'stdin' && (!['stream', 'chat'].includes(mode) || !api || questions.length === 0)) {
   console.error('usage: node vercel_client.mjs stream|chat <api-url> <question> [<question>...]');
   console.error('       node vercel_client.mjs stdin < recorded-stream');
@@ -38,7 +43,7 @@ async function readStream(question) {
   };
   const response = await fetch(api, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...AUTH, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   const result = {
@@ -128,6 +133,7 @@ async function runChat() {
   const requests = [];
   const transport = new DefaultChatTransport({
     api,
+    headers: AUTH,
     // Only to record what the transport sent; the request itself is untouched.
     fetch: async (url, init) => {
       requests.push(JSON.parse(init.body));

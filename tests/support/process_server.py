@@ -13,12 +13,16 @@ from typing import Any
 import httpx
 
 from tests.support.net import free_port
+from tests.support.secret import AUTH
 
+# The secret reaches the child in $LAB_TOKEN (inherited from the suite), never in argv.
 _SERVE = """
 import sys, uvicorn
+from labsupport.auth import token_from_env
 from labsupport.server import ServerSettings, create_app
 settings = ServerSettings.model_validate_json(sys.argv[2])
-uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+app = create_app(settings, token=token_from_env())
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
@@ -37,7 +41,7 @@ def serve_in_process(
         deadline = time.monotonic() + startup_timeout
         while True:
             try:
-                httpx.get(f"{url}/stats", timeout=1.0).raise_for_status()
+                httpx.get(f"{url}/stats", headers=AUTH, timeout=1.0).raise_for_status()
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:

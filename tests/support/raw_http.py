@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,9 @@ class RawResponse:
     body: bytes
 
 
-async def post_json(url: str, payload: Any) -> RawResponse:
+async def post_json(
+    url: str, payload: Any, headers: Mapping[str, str] | None = None
+) -> RawResponse:
     """POST ``payload`` as JSON to ``url`` (``http://host:port/path``) and read the whole answer."""
     parts = urlsplit(url)
     assert parts.hostname is not None and parts.port is not None
@@ -30,7 +33,8 @@ async def post_json(url: str, payload: Any) -> RawResponse:
     head = (
         f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        + "Connection: close\r\n\r\n"
     ).encode()
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     try:

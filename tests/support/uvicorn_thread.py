@@ -17,12 +17,12 @@ import uvicorn
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 at a free port; yields the base URL, stops on exit."""
+def serve_in_thread(app: Any, *, port: int = 0, startup_timeout: float = 10.0) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 at ``port`` (0: a free one); yields the base URL, stops on exit."""
     # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (see kernel_server._bind).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
