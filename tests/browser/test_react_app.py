@@ -6,8 +6,11 @@ passes ``/api/chat``, ``/runs`` and ``/stats`` to the lab server on loopback.
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +229,38 @@ def skeleton_animation(browser: Any, app: str, reduced_motion: str) -> str:
 def test_the_skeleton_stands_still_under_reduced_motion(browser: Any, app: str) -> None:
     assert skeleton_animation(browser, app, "no-preference") == "shimmer"
     assert skeleton_animation(browser, app, "reduce") == "none"
+
+
+@contextmanager
+def header_recorder() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A stand-in lab server that records each request's headers and answers 200."""
+    seen: list[dict[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("token", [None, "s3cret-for-this-server"], ids=["no-token", "token"])
+def test_the_proxy_sends_the_lab_token_only_when_there_is_one(
+    dist: Path, token: str | None
+) -> None:
+    with header_recorder() as (lab_url, seen), serve_app(dist, lab_url, token=token) as url:
+        assert httpx.post(f"{url}/runs/run_0123456789ab/cancel").status_code == 200
+        assert httpx.post(f"{url}/api/chat", json={}).status_code == 200
+    expected = f"Bearer {token}" if token else None
+    assert [headers.get("authorization") for headers in seen] == [expected, expected]

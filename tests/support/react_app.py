@@ -24,6 +24,8 @@ from tests.support.net import free_port
 
 APP = Path(__file__).resolve().parents[2] / "frontends" / "react"
 AXE_JS = APP / "node_modules" / "axe-core" / "axe.min.js"
+# Vite itself, not through npx: terminating npx would leave its node child running.
+VITE = APP / "node_modules" / ".bin" / "vite"
 
 
 def require_app_packages() -> None:
@@ -31,7 +33,7 @@ def require_app_packages() -> None:
     missing = None
     if shutil.which("npx") is None:
         missing = "no Node.js/npx found (install Node.js 20 or newer)"
-    elif not (APP / "node_modules" / ".bin" / "vite").exists() or not AXE_JS.exists():
+    elif not VITE.exists() or not AXE_JS.exists():
         missing = f"the React app's packages are not installed: run npm ci in {APP}"
     if missing is None:
         return
@@ -44,7 +46,7 @@ def build_app(out_dir: Path) -> Path:
     """``vite build`` the app into ``out_dir``; return it."""
     require_app_packages()
     done = subprocess.run(
-        ["npx", "vite", "build", "--outDir", str(out_dir), "--emptyOutDir", "--logLevel", "warn"],
+        [str(VITE), "build", "--outDir", str(out_dir), "--emptyOutDir", "--logLevel", "warn"],
         cwd=APP,
         capture_output=True,
         text=True,
@@ -63,7 +65,7 @@ def serve_app(dist: Path, lab_url: str, *, token: str | None = None) -> Iterator
     if token is not None:
         env["LAB_TOKEN"] = token
     process = subprocess.Popen(
-        ["npx", "vite", "preview", "--outDir", str(dist), "--port", str(port)],
+        [str(VITE), "preview", "--outDir", str(dist), "--port", str(port)],
         cwd=APP,
         env=env,
         stdin=subprocess.DEVNULL,
