@@ -39,12 +39,10 @@ import threading
 from collections.abc import AsyncIterable, Generator, Iterable
 from typing import Any
 
-import ipywidgets as widgets
-from ipywidgets.widgets.widget_string import HTMLStyle
-
 from . import _viewhtml as markup
 from ._coalesce import Coalescer
 from ._threaded import iterate_in_thread
+from ._viewcard import Card
 from .events import (
     CitationEvent,
     CostEvent,
@@ -113,7 +111,9 @@ class LiveView:
         self._stream: object = None
         self._began = False
         self._drawn_end = False
-        self._build()
+        self._card = Card(title, self.state, self.stop)
+        self.widget = self._card.widget
+        """The card itself, an ``ipywidgets.VBox``; display the view or this."""
 
     # -- public API ---------------------------------------------------------------
 
@@ -222,24 +222,7 @@ class LiveView:
 
     def summary(self) -> str:
         """The final state in a few deterministic lines, for printing in the next cell."""
-        state = self.state
-        lines = [
-            f"outcome: {state.outcome}",
-            f"answer: {state.answer!r}",
-            f"tokens received: {state.token_count}",
-            "sources: " + (", ".join(f"{i} {t}" for i, t in state.citations) or "none"),
-        ]
-        if state.cost is not None:
-            lines.append(
-                f"cost: {markup.format_usd(state.cost.usd)} for {state.cost.total_tokens} tokens "
-                f"({state.cost.prompt_tokens} prompt + {state.cost.completion_tokens} answer)"
-            )
-        else:
-            lines.append("cost: none reported")
-        if state.error is not None:
-            lines.append(f"error: {state.error.code}: {state.error.message}")
-        lines.append(f"events: {len(self.events)}")
-        return "\n".join(lines)
+        return markup.summary_text(self.state, len(self.events))
 
     def __repr__(self) -> str:
         return (
@@ -253,75 +236,9 @@ class LiveView:
         bundle["text/plain"] = repr(self)
         return bundle
 
-    # -- the widgets ----------------------------------------------------------------
-
-    def _build(self) -> None:
-        # Every widget is created with its first frame's values and classes, and the plain
-        # ones share one layout and one style: in a kernel each value set after creation
-        # and each layout or style object is one more comm message.
-        state = self.state
-        layout, style = widgets.Layout(), HTMLStyle()
-
-        def html(value: str, name: str | None = None, **options: Any) -> widgets.HTML:
-            classes = (f"lsv-{name}-box",) if name else ()
-            options.setdefault("layout", layout)
-            return widgets.HTML(value, style=style, _dom_classes=classes, **options)
-
-        # The card's stylesheet travels with the title, which never changes.
-        self._title = html(markup.CSS + markup.title_html(self.title))
-        self._status = html(
-            markup.status_html(state, 0.0), "status", layout=widgets.Layout(flex="1 1 auto")
-        )
-        self._stop_button = widgets.Button(
-            description="Stop",
-            icon="stop",
-            button_style="danger",
-            tooltip="Stop the run: the stream is closed, no further tokens are generated or billed",
-            layout=widgets.Layout(width="auto", flex="0 0 auto"),
-            _dom_classes=("lsv-stop",),
-        )
-        self._stop_button.on_click(lambda _button: self.stop())
-        header = widgets.HBox(
-            [self._status, self._stop_button],
-            layout=widgets.Layout(align_items="center", justify_content="space-between"),
-        )
-        self._steps = html(markup.steps_html(state.steps))
-        self._thinking = widgets.Accordion(
-            children=[self._steps],
-            titles=(markup.steps_title(state, 0.0),),
-            selected_index=0,
-            layout=layout,
-            _dom_classes=("lsv-thinking",),
-        )
-        self._answer = html(markup.answer_html(state), "answer")
-        self._error = html(markup.error_html(state), "error")
-        self._sources = html(markup.sources_html(state), "sources")
-        self._footer = html(markup.footer_html(state, 0), "footer")
-        boxes = [self._answer, self._error, self._sources, self._footer]
-        self.widget = widgets.VBox(
-            [self._title, header, self._thinking, *boxes],
-            layout=layout,
-            _dom_classes=("lsv-card",),
-        )
-        """The card itself, an ``ipywidgets.VBox``; display the view or this."""
-
     def _redraw(self) -> None:
-        """Bring every widget up to date with the state (unchanged values send nothing)."""
-        state, elapsed = self.state, self.elapsed
-        self._status.value = markup.status_html(state, elapsed)
-        self._steps.value = markup.steps_html(state.steps)
-        self._thinking.set_title(0, markup.steps_title(state, elapsed))
-        self._answer.value = markup.answer_html(state)
-        self._error.value = markup.error_html(state)
-        self._sources.value = markup.sources_html(state)
-        self._footer.value = markup.footer_html(state, self.redraws)
-        if state.ended:
+        if self._card.draw(self.state, self.elapsed, self.redraws):
             self._drawn_end = True
-            with self._stop_button.hold_sync():
-                self._stop_button.disabled = True
-                self._stop_button.button_style = ""
-            if state.outcome == "finished":
-                self._thinking.selected_index = None
 
     def _final_redraw(self) -> None:
         """Draw the ended state now (or at the first moment the window allows), once."""
