@@ -71,7 +71,7 @@ CSS = """<style>
 .lsv-footer { font-size: 12px; color: var(--jp-ui-font-color2, #59636e);
   font-variant-numeric: tabular-nums; border-top: 1px solid var(--jp-border-color3, #eaeef2);
   padding-top: 6px; margin-top: 4px; }
-.lsv-error { border-left: 4px solid #cf222e; background: #ffebe9; color: #82071e;
+div.lsv-error { border-left: 4px solid #cf222e; background: #ffebe9; color: #82071e;
   padding: 8px 12px; border-radius: 6px; font-size: 13px; }
 .lsv-live { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }

@@ -1,8 +1,8 @@
 """Count what a screen reader would be asked to announce: changes inside live regions.
 
 A MutationObserver watches every ``aria-live``, ``role="status"`` and ``role="alert"``
-region; each task in which a region changed counts as one announcement (a screen
-reader reads a region after the change, not per DOM node). Install before the
+region, and regions inserted whole; each task in which a region changed counts as one
+announcement per region (a screen reader reads a region after the change, not per node). Install before the
 question is asked; read the count when the answer is done.
 """
 
@@ -13,18 +13,25 @@ from typing import Any
 _INSTALL = """() => {
   const LIVE = '[aria-live]:not([aria-live=off]), [role=status], [role=alert], [role=log]';
   window.__announcements = [];
-  let pending = null;
+  let changed = new Set();
+  const regionsOf = (record) => {
+    const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+    const around = node && node.closest(LIVE);
+    if (around) return [around];
+    // A region inserted whole (ipywidgets replaces an HTML widget's content) counts too.
+    return [...record.addedNodes].filter((n) => n.nodeType === 1)
+      .flatMap((n) => (n.matches(LIVE) ? [n] : [...n.querySelectorAll(LIVE)]));
+  };
   const observer = new MutationObserver((records) => {
-    for (const record of records) {
-      const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
-      const region = node && node.closest(LIVE);
-      if (!region) continue;
-      if (pending === null) {
-        pending = setTimeout(() => {
+    const first = changed.size === 0;
+    for (const record of records) regionsOf(record).forEach((region) => changed.add(region));
+    if (first && changed.size > 0) {
+      setTimeout(() => {
+        for (const region of changed) {
           window.__announcements.push((region.textContent || '').trim());
-          pending = null;
-        }, 0);
-      }
+        }
+        changed = new Set();
+      }, 0);
     }
   });
   observer.observe(document.body, { subtree: true, childList: true, characterData: true });
