@@ -24,6 +24,7 @@ from tests.support.axe import axe_violations
 from tests.support.browser import save_screenshot
 from tests.support.live_regions import announcements, watch_live_regions
 from tests.support.react_app import build_app, serve_app
+from tests.support.relay import relay_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -264,3 +265,43 @@ def test_the_proxy_sends_the_lab_token_only_when_there_is_one(
         assert httpx.post(f"{url}/api/chat", json={}).status_code == 200
     expected = f"Bearer {token}" if token else None
     assert [headers.get("authorization") for headers in seen] == [expected, expected]
+
+
+# -- a dropped connection ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def resumable_lab() -> Iterator[ServerHandle]:
+    llm = MockLLM(ttft=0.3, tokens_per_second=15, tool_delay=0.3)
+    app = create_app(ServerSettings(llm=llm, resumable=True))
+    with start_server(app, name="react-resumable") as handle:
+        yield handle
+
+
+@pytest.mark.parametrize("resumable", [True, False], ids=["resumable", "not-resumable"])
+def test_a_dropped_connection_resumes_when_the_server_keeps_the_run(
+    page: Any, dist: Path, lab: ServerHandle, resumable_lab: ServerHandle, resumable: bool
+) -> None:
+    server = resumable_lab if resumable else lab
+    before = stats(server)
+    # The relay sits between the browser and Vite: cutting it is the browser's network dropping.
+    with serve_app(dist, server.url) as url, relay_to(url) as relay:
+        ask(page, f"{relay.url}/")
+        page.wait_for_function("(document.querySelector('#answer')?.textContent || '').length > 20")
+        assert relay.cut() > 0
+        page.wait_for_selector("main:is([data-phase=done], [data-phase=error])", timeout=20_000)
+        after = stats(server)
+        assert after["runs_started"] == before["runs_started"] + 1  # no second run
+        if resumable:
+            assert phase(page) == "done"
+            assert ANSWER in (page.text_content("#answer") or "")
+            assert page.locator("#sources li").count() == 2
+            assert page.text_content("#cost") == "107 prompt + 30 completion tokens · $0.000098"
+            assert after["runs_resumed"] == before["runs_resumed"] + 1
+            assert after["runs_completed"] == before["runs_completed"] + 1
+            save_screenshot(page, "react-resumed")
+        else:
+            assert phase(page) == "error"
+            assert "could not resume" in (page.text_content("#error") or "")
+            assert after["runs_cancelled"] == before["runs_cancelled"] + 1
+            save_screenshot(page, "react-not-resumed")

@@ -13,6 +13,7 @@ import Cost from './components/Cost.jsx';
 function phaseOf(chat, text) {
   if (chat.stopped) return 'stopped';
   if (chat.error) return 'error';
+  if (chat.reconnecting) return 'reconnecting';
   if (chat.waiting) return text ? 'streaming' : 'waiting';
   return chat.answer ? 'done' : 'idle';
 }
@@ -21,7 +22,7 @@ export default function App() {
   const chat = useLabChat();
   const { steps, sources, text, cost } = readMessage(chat.answer);
   const phase = phaseOf(chat, text);
-  const running = phase === 'waiting' || phase === 'streaming';
+  const running = chat.waiting;
 
   return (
     <main data-phase={phase}>

@@ -6,22 +6,25 @@
 // caught here, in onData, and kept in React state for the status line.
 import { useChat } from '@ai-sdk/react';
 import { DefaultChatTransport } from 'ai';
-import { useState } from 'react';
-import { stopRun } from './stopRun.js';
+import { useRef, useState } from 'react';
+import { resumeRun, stopRun } from './stopRun.js';
 
 const transport = new DefaultChatTransport({ api: '/api/chat' });
 
 export function useLabChat() {
   const [step, setStep] = useState(null); // the latest status message, e.g. "thinking"
   const [stopped, setStopped] = useState(false);
+  const [resume, setResume] = useState('none'); // 'none', 'reconnecting' or 'failed'
+  const resuming = useRef({ busy: false, finish: null });
   const chat = useChat({
     transport,
     onData: (part) => {
       if (part.type === 'data-status') setStep(part.data.message);
     },
-    onFinish: ({ isDisconnect }) => {
-      // A dropped connection: ask the server for the rest of this run (place 3, stopRun.js).
-      if (isDisconnect) chat.resumeStream();
+    onFinish: (finish) => {
+      resuming.current.finish = finish;
+      // The connection dropped mid-answer: ask the server for the rest (place 3, stopRun.js).
+      if (finish.isDisconnect && !resuming.current.busy) resumeRun(chat, resuming.current, setResume);
     },
   });
 
@@ -32,15 +35,23 @@ export function useLabChat() {
     answer,
     step,
     stopped,
-    waiting,
-    error: chat.error,
+    reconnecting: resume === 'reconnecting',
+    waiting: waiting || resume === 'reconnecting',
+    error:
+      resume === 'failed'
+        ? new Error('The connection broke off, and the server could not resume the run.')
+        : resume === 'reconnecting'
+          ? undefined
+          : chat.error,
     ask(question) {
       setStep(null);
       setStopped(false);
+      setResume('none');
       chat.sendMessage({ text: question });
     },
     async stop() {
       setStopped(true);
+      setResume('none');
       await stopRun(chat, answer?.metadata?.runId);
     },
   };

@@ -3,7 +3,7 @@
 import Skeleton from './Skeleton.jsx';
 
 export default function Answer({ phase, text }) {
-  const streaming = phase === 'waiting' || phase === 'streaming';
+  const streaming = ['waiting', 'streaming', 'reconnecting'].includes(phase);
   return (
     <section className="card" aria-labelledby="answer-heading">
       <h2 id="answer-heading">Answer</h2>

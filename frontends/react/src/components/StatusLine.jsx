@@ -4,6 +4,7 @@ const LABELS = {
   idle: 'Ready.',
   waiting: 'Connecting…',
   streaming: 'Writing the answer…',
+  reconnecting: 'Connection lost: resuming…',
   done: 'Done.',
   stopped: 'Stopped.',
   error: 'Failed.',
