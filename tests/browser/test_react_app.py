@@ -305,3 +305,16 @@ def test_a_dropped_connection_resumes_when_the_server_keeps_the_run(
             assert "could not resume" in (page.text_content("#error") or "")
             assert after["runs_cancelled"] == before["runs_cancelled"] + 1
             save_screenshot(page, "react-not-resumed")
+
+
+def test_a_second_question_starts_from_a_clean_slate(page: Any, app: str) -> None:
+    ask(page, app)
+    page.wait_for_selector("main[data-phase=done]", timeout=15_000)
+    page.fill("#question", "Who is on call this week?")
+    page.click("#ask")
+    # Until its first chunk the new question shows the skeleton, not the last answer.
+    page.wait_for_selector("main[data-phase=waiting] .skeleton")
+    assert page.locator("#answer").count() == 0
+    assert page.text_content("#cost") == "–"
+    page.wait_for_selector("main[data-phase=done]", timeout=15_000)
+    assert ANSWER not in (page.text_content("#answer") or "")

@@ -28,7 +28,9 @@ export function useLabChat() {
     },
   });
 
-  const answer = chat.messages.findLast((m) => m.role === 'assistant');
+  // The answer to the last question: none yet while the new question waits for its first chunk.
+  const last = chat.messages.at(-1);
+  const answer = last?.role === 'assistant' ? last : undefined;
   const waiting = chat.status === 'submitted' || chat.status === 'streaming';
 
   return {
