@@ -9,6 +9,7 @@ only when ``pyproject.toml`` changed.
     python3 kit.py lab --solutions    # the same on the solved lessons in solution/
     python3 kit.py test               # lint, type checks, unit and browser tests, every notebook cell
     python3 kit.py demo               # the headless terminal demo instead of the lab
+    python3 kit.py react              # the lab server and the React app (frontends/react) together
     python3 kit.py doctor             # check this environment and print a fix for each problem
     python3 kit.py progress           # your exercises: passed, tried, not yet tried
     python3 kit.py progress --class /home/*   # instructors: one row per student, stuck first
@@ -239,20 +240,89 @@ def lab(args: Sequence[str] = ()) -> int:
         return 0
 
 
-def ensure_js_clients() -> None:
-    """Install the stock JavaScript protocol clients the dialect tests drive, if npm is here."""
-    folder = ROOT / "tests" / "js"
+def npm_ci(folder: Path, what: str) -> bool:
+    """``npm ci`` in ``folder`` unless its lock file is installed already; False without npm."""
     npm = shutil.which("npm")
     if npm is None:
-        say("npm not found: the AG-UI and AI SDK client tests will be skipped (in CI they fail)")
-        return
+        return False
     stamp = folder / "node_modules" / ".installed"
     wanted = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
-        return
-    say("installing the JavaScript protocol clients (tests/js) with npm ci")
+        return True
+    say(f"installing {what} ({folder.relative_to(ROOT)}) with npm ci")
     run(npm, "ci", "--prefix", folder, "--no-audit", "--no-fund", "--loglevel=error")
     stamp.write_text(wanted)
+    return True
+
+
+def ensure_js_clients() -> None:
+    """Install the stock JavaScript clients and the React app the tests drive, if npm is here."""
+    if not npm_ci(ROOT / "tests" / "js", "the JavaScript protocol clients"):
+        say(
+            "npm not found: the AG-UI, AI SDK and React app tests will be skipped (in CI they fail)"
+        )
+        return
+    npm_ci(REACT_APP, "the React app")
+
+
+REACT_APP = ROOT / "frontends" / "react"
+
+
+def _started(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """A child process whose output is passed through to this terminal."""
+    process = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdout is not None
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    threading.Thread(target=_echo, args=(process.stdout, tail), daemon=True).start()
+    return process
+
+
+def react(args: Sequence[str] = ()) -> int:
+    """The lab server and the React app's Vite dev server together; Ctrl+C stops both."""
+    if args:
+        sys.exit(f"[kit] react takes no arguments, got: {' '.join(args)}")
+    ensure_environment("")
+    if not npm_ci(REACT_APP, "the React app"):
+        sys.exit("[kit] npm not found: install Node.js 20 or newer, then run this again.")
+    lab_port, vite_port = free_port(8000), free_port(5173)
+    lab_url = f"http://127.0.0.1:{lab_port}"
+    # The lab server's secret, where it has one; Vite's proxy adds it to every request.
+    env = {**os.environ, "LAB_TOKEN": secrets.token_urlsafe(24), "LAB_SERVER_URL": lab_url}
+    say(f"starting the lab server on {lab_url} and the React app ...")
+    uvicorn = [str(PYTHON), "-m", "uvicorn", "labsupport.server:app"]
+    server = _started([*uvicorn, "--host", "127.0.0.1", "--port", str(lab_port)], ROOT, env)
+    vite_bin = REACT_APP / "node_modules" / ".bin" / "vite"
+    vite = _started([str(vite_bin), "--port", str(vite_port)], REACT_APP, env)
+    url = f"http://127.0.0.1:{vite_port}/"
+    try:
+        for process, where in ((server, f"{lab_url}/"), (vite, url)):
+            if not wait_until_serving(process, where, timeout=60):
+                say(f"{where} did not answer; its output is above")
+                return 1
+        print(
+            "\n"
+            f"  The React app is serving, in front of the lab server on {lab_url}.\n"
+            f"  Open this URL in your browser:\n\n    {url}\n\n"
+            f"  Its code is in frontends/react/src; Vite reloads the page when you save.\n"
+            f"  Stop both with Ctrl+C.\n",
+            flush=True,
+        )
+        while server.poll() is None and vite.poll() is None:
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop(vite)
+        stop(server)
 
 
 # The suites of `kit.py test`, in stages; the suites of a stage run side by side, since each
@@ -378,6 +448,8 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(PYTHON), "-m", "labsupport.progress", *rest], cwd=ROOT)
     if command == "test":
         return test(rest)
+    if command == "react":
+        return react(rest)
     if command == "demo":
         ensure_environment("")
         return subprocess.call([str(PYTHON), "-m", "labsupport.demo", *rest], cwd=ROOT)

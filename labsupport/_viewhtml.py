@@ -17,10 +17,12 @@ __all__ = [
     "error_html",
     "footer_html",
     "format_usd",
+    "live_html",
     "sources_html",
     "status_html",
     "steps_html",
     "steps_title",
+    "summary_text",
     "title_html",
 ]
 
@@ -64,12 +66,19 @@ CSS = """<style>
 .lsv-chip { display: inline-flex; gap: 6px; align-items: center; padding: 2px 10px;
   border-radius: 999px; border: 1px solid var(--jp-border-color2, #d0d7de);
   background: var(--jp-layout-color2, #f6f8fa); }
-.lsv-chip b { font-family: var(--jp-code-font-family, monospace); color: #0969da; }
+.lsv-chip b { font-family: var(--jp-code-font-family, monospace);
+  color: var(--jp-content-link-color, #0969da); }
 .lsv-footer { font-size: 12px; color: var(--jp-ui-font-color2, #59636e);
   font-variant-numeric: tabular-nums; border-top: 1px solid var(--jp-border-color3, #eaeef2);
   padding-top: 6px; margin-top: 4px; }
-.lsv-error { border-left: 4px solid #cf222e; background: #ffebe9; color: #82071e;
+div.lsv-error { border-left: 4px solid #cf222e; background: #ffebe9; color: #82071e;
   padding: 8px 12px; border-radius: 6px; font-size: 13px; }
+.lsv-live { position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
+.lsv-stop:focus-visible { outline: 3px solid var(--jp-brand-color1, #1a3fc4); outline-offset: 2px; }
+@media (prefers-reduced-motion: reduce) {
+  .lsv-dot, .lsv-caret, .lsv-skeleton div div { animation: none !important; }
+}
 @keyframes lsv-pulse { 50% { opacity: .35; } }
 @keyframes lsv-blink { 50% { opacity: 0; } }
 @keyframes lsv-shimmer { 0% { background-position: 100% 50%; } 100% { background-position: 0 50%; } }
@@ -112,6 +121,22 @@ def status_html(state: RunState, elapsed: float) -> str:
     )
 
 
+def live_html(state: RunState) -> str:
+    """What a screen reader hears: the step now, then the whole answer once (no elapsed time).
+
+    Example: running with status "searching the knowledge base" -> "Searching the knowledge base…"
+    """
+    if state.outcome == "finished":
+        said = f"Done. The answer: {state.answer}"
+    elif state.outcome == "running":
+        said = state.status[:1].upper() + state.status[1:] + "…"
+    elif state.outcome == "cancelled":
+        said = f"Stopped after {_plural(state.token_count, 'token')}."
+    else:
+        said = {"waiting": "Starting…", "error": "Failed."}[state.outcome]
+    return f'<div class="lsv-live" role="status">{html.escape(said)}</div>'
+
+
 def steps_title(state: RunState, elapsed: float) -> str:
     """The accordion's title: how much work is behind the answer."""
     steps = _plural(len(state.steps), "step")
@@ -149,9 +174,10 @@ def answer_html(state: RunState) -> str:
         tail = '<span class="lsv-caret"></span>'
     elif state.outcome == "cancelled":
         tail = '<span class="lsv-note">■ stopped</span>'
+    busy = "true" if state.outcome == "running" else "false"
     return (
-        f'<div class="lsv-answer"><div><span class="lsv-answer-text">{html.escape(state.answer)}'
-        f"</span>{tail}</div></div>"
+        f'<div class="lsv-answer" aria-busy="{busy}"><div><span class="lsv-answer-text">'
+        f"{html.escape(state.answer)}</span>{tail}</div></div>"
     )
 
 
@@ -187,3 +213,24 @@ def footer_html(state: RunState, redraws: int) -> str:
         )
     parts.append(f"{_plural(state.event_count, 'event')} · {_plural(redraws, 'redraw')}")
     return f'<div class="lsv-footer">{" · ".join(parts)}</div>'
+
+
+def summary_text(state: RunState, event_count: int) -> str:
+    """The final state in a few deterministic lines (``LiveView.summary``)."""
+    lines = [
+        f"outcome: {state.outcome}",
+        f"answer: {state.answer!r}",
+        f"tokens received: {state.token_count}",
+        "sources: " + (", ".join(f"{i} {t}" for i, t in state.citations) or "none"),
+    ]
+    if state.cost is not None:
+        lines.append(
+            f"cost: {format_usd(state.cost.usd)} for {state.cost.total_tokens} tokens "
+            f"({state.cost.prompt_tokens} prompt + {state.cost.completion_tokens} answer)"
+        )
+    else:
+        lines.append("cost: none reported")
+    if state.error is not None:
+        lines.append(f"error: {state.error.code}: {state.error.message}")
+    lines.append(f"events: {event_count}")
+    return "\n".join(lines)

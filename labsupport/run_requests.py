@@ -23,7 +23,7 @@ from .run_registry import RunRegistry
 from .run_stream import RunStream
 from .sse import LabEncoder, WireEncoder, parse_last_event_id
 
-__all__ = ["STATUS", "DialectParser", "Lab", "cancel", "dialect_endpoint", "stream"]
+__all__ = ["STATUS", "DialectParser", "Lab", "cancel", "dialect_endpoint", "replay_chat", "stream"]
 
 DialectParser = Callable[[object], "tuple[str, WireEncoder]"]
 """Reads a dialect's request body: returns the question and the run's encoder, or raises ValueError."""
@@ -42,6 +42,9 @@ RETRY_AFTER_SECONDS = 1
 # How long EventSource waits before reconnecting to a resumable stream.
 _RECONNECT_MS = 1000
 
+# How many chats' latest runs a resumable server remembers for the AI SDK's reconnection.
+_MAX_CHATS = 10_000
+
 
 @dataclass
 class Lab:
@@ -54,6 +57,15 @@ class Lab:
     keepalive_seconds: float = 15.0
     max_message_chars: int = 2000
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    chats: dict[str, str] = field(default_factory=dict)
+    """An AI SDK chat's id -> its latest run's id, on a resumable server."""
+
+    def remember_chat(self, chat_id: str, run_id: str) -> None:
+        """Note the chat's latest run, for ``replay_chat``; the oldest chats are forgotten."""
+        self.chats.pop(chat_id, None)
+        self.chats[chat_id] = run_id
+        while len(self.chats) > _MAX_CHATS:
+            del self.chats[next(iter(self.chats))]
 
     def stats(self) -> dict[str, int | float]:
         """The ``/stats`` counters: the runs' and the agent's spend."""
@@ -87,9 +99,13 @@ def _refused(exc: RunError) -> JSONResponse:
     return problem(status, str(exc), headers)
 
 
-def start(lab: Lab, message: str, encoder: WireEncoder | None = None) -> Response:
+def start(
+    lab: Lab, message: str, encoder: WireEncoder | None = None, *, replayable: bool = False
+) -> Response:
     """A new run answering ``message``, streamed in ``encoder``'s dialect (the lab's own if None).
 
+    ``replayable``: the dialect's client reconnects by asking for the whole stream again
+    (the AI SDK), so on a resumable server its run is kept for that too.
     At the cap of active runs the answer is 429 with ``Retry-After``, before the agent is asked.
     """
     try:
@@ -101,8 +117,8 @@ def start(lab: Lab, message: str, encoder: WireEncoder | None = None) -> Respons
         events = lab.agent.stream(message, k=lab.k, run_id=run_id)
     except (TypeError, ValueError) as exc:  # the agent refused the request before any event
         return problem(422, str(exc))
-    # Only the lab's own dialect carries event ids, so only it can be resumed.
-    resumable = lab.resumable and encoder is None
+    # The lab's own dialect resumes after an event id; a replayable one from its first chunk.
+    resumable = lab.resumable and (encoder is None or replayable)
     if encoder is None:
         encoder = LabEncoder(retry_ms=_RECONNECT_MS if resumable else None)
     run = lab.runs.new_run(run_id, message, events, encoder, resumable=resumable)
@@ -127,7 +143,7 @@ def resume(lab: Lab, message: str, last_event_id: str) -> Response:
             raise RunGone(
                 f"run {run_id} was cancelled: nobody reconnected within {lab.runs.limits.grace:g} s"
             )
-        if not run.resumable:
+        if not run.resumable or not isinstance(run.encoder, LabEncoder):
             raise RunConflict(f"run {run_id} cannot be resumed: it is not a lab stream")
         if run.message != message:
             raise RunConflict(
@@ -159,10 +175,37 @@ async def cancel(lab: Lab, run_id: str) -> JSONResponse:
     return JSONResponse({"run_id": run_id, "outcome": run.outcome, "events": run.produced})
 
 
+def replay_chat(lab: Lab, chat_id: str) -> Response:
+    """The AI SDK's reconnection (``GET /api/chat/{id}/stream``): the chat's latest run again.
+
+    The whole stream from its first chunk (the SDK rebuilds the message from it), then live;
+    204 when the chat has no run to replay, which the SDK reads as "nothing to resume".
+    """
+    run_id = lab.chats.get(chat_id)
+    if run_id is None:
+        return Response(status_code=204)
+    try:
+        run = lab.runs.lookup(run_id)
+        if run.expired:
+            raise RunGone(
+                f"run {run_id} was cancelled: nobody reconnected within {lab.runs.limits.grace:g} s"
+            )
+        cursor = run.resume_cursor(-1)
+    except UnknownRun:
+        lab.chats.pop(chat_id, None)
+        return Response(status_code=204)
+    except RunError as exc:
+        return _refused(exc)
+    return RunStream(lab.runs, run, cursor, keepalive_seconds=lab.keepalive_seconds, resumed=True)
+
+
 def dialect_endpoint(
-    lab: Lab, parse: DialectParser, name: str
+    lab: Lab, parse: DialectParser, name: str, *, replayable: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
-    """An endpoint that reads a dialect's body with ``parse`` and streams the run in it."""
+    """An endpoint that reads a dialect's body with ``parse`` and streams the run in it.
+
+    ``replayable``: the body's ``id`` names a chat whose latest run ``replay_chat`` serves.
+    """
     limit = lab.max_message_chars
 
     async def endpoint(request: Request) -> Response:
@@ -175,6 +218,12 @@ def dialect_endpoint(
         except ValueError as exc:
             return problem(422, f"not a valid {name} request: {exc}")
         checked = check_message(message, "the last user message", limit)
-        return checked if isinstance(checked, Response) else start(lab, checked, encoder)
+        if isinstance(checked, Response):
+            return checked
+        response = start(lab, checked, encoder, replayable=replayable)
+        if replayable and lab.resumable and isinstance(response, RunStream):
+            assert isinstance(payload, dict)  # parse accepted it
+            lab.remember_chat(str(payload["id"]), response.headers["x-run-id"])
+        return response
 
     return endpoint

@@ -49,7 +49,7 @@ from .live_run import RunLimits
 from .openai_endpoint import create_openai_router
 from .request_checks import check_message, read_json_message
 from .run_registry import RunRegistry
-from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, stream
+from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, replay_chat, stream
 from .server_settings import DEFAULT_CORS_ORIGINS, ServerSettings
 from .sse import MEDIA_TYPE
 
@@ -233,28 +233,39 @@ def _add_dialects(app: FastAPI, lab: Lab) -> None:
     """The same runs in standard shapes, so stock AG-UI and AI SDK clients connect."""
     from . import agui_request, vercel_request  # the protocol libraries load only with the app
 
-    dialects: list[tuple[str, DialectParser, str, str]] = [
+    dialects: list[tuple[str, DialectParser, str, str, bool]] = [
         (
             "/ag-ui",
             agui_request.parse_request,
             "AG-UI RunAgentInput",
             "AG-UI events (RunAgentInput in)",
+            False,
         ),
         (
             "/api/chat",
             vercel_request.parse_request,
             "AI SDK chat",
             "an AI SDK UI message stream (useChat)",
+            True,
         ),
     ]
-    for path, parse, name, shape in dialects:
+    for path, parse, name, shape, replayable in dialects:
         app.add_api_route(
             path,
-            dialect_endpoint(lab, parse, name),
+            dialect_endpoint(lab, parse, name, replayable=replayable),
             methods=["POST"],
             response_class=Response,
             summary=f"Run the agent, streaming {shape}",
         )
+
+    async def replay(chat_id: str) -> Response:
+        """The chat's latest run again, from its first chunk, then live (204 if none)."""
+        return replay_chat(lab, chat_id)
+
+    # useChat's resumeStream() after a dropped connection, on a resumable server.
+    app.add_api_route(
+        "/api/chat/{chat_id}/stream", replay, methods=["GET"], response_class=Response
+    )
 
 
 def stream_closer(app: object) -> Callable[[], None] | None:

@@ -39,42 +39,14 @@ import threading
 from collections.abc import AsyncIterable, Generator, Iterable
 from typing import Any
 
-import ipywidgets as widgets
-from ipywidgets.widgets.widget_string import HTMLStyle
-
 from . import _viewhtml as markup
 from ._coalesce import Coalescer
-from ._threaded import iterate_in_thread
-from .events import (
-    CitationEvent,
-    CostEvent,
-    DoneEvent,
-    ErrorEvent,
-    Event,
-    StatusEvent,
-    ThoughtEvent,
-    TokenEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-)
+from ._viewcard import Card
+from ._viewfeed import Feed
+from .events import CostEvent, Event
 from .runstate import Outcome, RunState
 
 __all__ = ["LiveView", "watch"]
-
-_EVENT_CLASSES = (
-    StatusEvent,
-    ThoughtEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-    CitationEvent,
-    TokenEvent,
-    CostEvent,
-    DoneEvent,
-    ErrorEvent,
-)
-# isinstance() on a pydantic model class costs about a microsecond; a set lookup on the exact type
-# is what 10,000 tokens a second can afford (subclasses still pass, the slow way).
-_EVENT_TYPES = frozenset(_EVENT_CLASSES)
 
 # While nothing arrives (time to first token, a slow tool) the elapsed time still ticks.
 _TICK_SECONDS = 0.1
@@ -109,11 +81,12 @@ class LiveView:
         self._coalescer: Coalescer | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._started_at = 0.0
-        self._ended_at: float | None = None
         self._stream: object = None
-        self._began = False
+        self._feed: Feed | None = None
         self._drawn_end = False
-        self._build()
+        self._card = Card(title, self.state, self.stop)
+        self.widget = self._card.widget
+        """The card itself, an ``ipywidgets.VBox``; display the view or this."""
 
     # -- public API ---------------------------------------------------------------
 
@@ -144,7 +117,8 @@ class LiveView:
             self._redraw, max_per_second=self.max_updates_per_second, loop=loop
         )
         self._started_at = loop.time()
-        self._task = loop.create_task(self._consume(stream), name="labsupport-live-view")
+        self._feed = feed = Feed(self.state, self.events, self._coalescer.poke, loop.time)
+        self._task = loop.create_task(feed.consume(stream), name="labsupport-live-view")
         self._task.add_done_callback(self._on_done)
         self._tick = loop.call_later(_TICK_SECONDS, self._on_tick)
         # The first frame (status and skeleton) is drawn at once, through the coalescer,
@@ -157,16 +131,16 @@ class LiveView:
 
         Safe to call at any time, more than once, and from another thread.
         """
-        loop, task = self._loop, self._task
-        if loop is None or task is None or task.done():
+        loop, task, feed = self._loop, self._task, self._feed
+        if loop is None or task is None or feed is None or task.done():
             return
         if threading.get_ident() != self._thread_id:
             loop.call_soon_threadsafe(self.stop)
             return
         if not self.state.ended:
             self.state.cancel()
-            self._ended_at = loop.time()
-        if not self._began:
+            feed.mark_ended()
+        if not feed.began:
             # Cancelling a task that never ran skips its finally: close a sync producer here.
             close = getattr(self._stream, "close", None)
             if close is not None and not isinstance(self._stream, AsyncIterable):
@@ -215,31 +189,15 @@ class LiveView:
     @property
     def elapsed(self) -> float:
         """Seconds since ``start``, frozen once the run ended."""
-        if self._loop is None:
+        if self._loop is None or self._feed is None:
             return 0.0
-        end = self._ended_at if self._ended_at is not None else self._loop.time()
+        ended_at = self._feed.ended_at
+        end = ended_at if ended_at is not None else self._loop.time()
         return end - self._started_at
 
     def summary(self) -> str:
         """The final state in a few deterministic lines, for printing in the next cell."""
-        state = self.state
-        lines = [
-            f"outcome: {state.outcome}",
-            f"answer: {state.answer!r}",
-            f"tokens received: {state.token_count}",
-            "sources: " + (", ".join(f"{i} {t}" for i, t in state.citations) or "none"),
-        ]
-        if state.cost is not None:
-            lines.append(
-                f"cost: {markup.format_usd(state.cost.usd)} for {state.cost.total_tokens} tokens "
-                f"({state.cost.prompt_tokens} prompt + {state.cost.completion_tokens} answer)"
-            )
-        else:
-            lines.append("cost: none reported")
-        if state.error is not None:
-            lines.append(f"error: {state.error.code}: {state.error.message}")
-        lines.append(f"events: {len(self.events)}")
-        return "\n".join(lines)
+        return markup.summary_text(self.state, len(self.events))
 
     def __repr__(self) -> str:
         return (
@@ -253,75 +211,9 @@ class LiveView:
         bundle["text/plain"] = repr(self)
         return bundle
 
-    # -- the widgets ----------------------------------------------------------------
-
-    def _build(self) -> None:
-        # Every widget is created with its first frame's values and classes, and the plain
-        # ones share one layout and one style: in a kernel each value set after creation
-        # and each layout or style object is one more comm message.
-        state = self.state
-        layout, style = widgets.Layout(), HTMLStyle()
-
-        def html(value: str, name: str | None = None, **options: Any) -> widgets.HTML:
-            classes = (f"lsv-{name}-box",) if name else ()
-            options.setdefault("layout", layout)
-            return widgets.HTML(value, style=style, _dom_classes=classes, **options)
-
-        # The card's stylesheet travels with the title, which never changes.
-        self._title = html(markup.CSS + markup.title_html(self.title))
-        self._status = html(
-            markup.status_html(state, 0.0), "status", layout=widgets.Layout(flex="1 1 auto")
-        )
-        self._stop_button = widgets.Button(
-            description="Stop",
-            icon="stop",
-            button_style="danger",
-            tooltip="Stop the run: the stream is closed, no further tokens are generated or billed",
-            layout=widgets.Layout(width="auto", flex="0 0 auto"),
-            _dom_classes=("lsv-stop",),
-        )
-        self._stop_button.on_click(lambda _button: self.stop())
-        header = widgets.HBox(
-            [self._status, self._stop_button],
-            layout=widgets.Layout(align_items="center", justify_content="space-between"),
-        )
-        self._steps = html(markup.steps_html(state.steps))
-        self._thinking = widgets.Accordion(
-            children=[self._steps],
-            titles=(markup.steps_title(state, 0.0),),
-            selected_index=0,
-            layout=layout,
-            _dom_classes=("lsv-thinking",),
-        )
-        self._answer = html(markup.answer_html(state), "answer")
-        self._error = html(markup.error_html(state), "error")
-        self._sources = html(markup.sources_html(state), "sources")
-        self._footer = html(markup.footer_html(state, 0), "footer")
-        boxes = [self._answer, self._error, self._sources, self._footer]
-        self.widget = widgets.VBox(
-            [self._title, header, self._thinking, *boxes],
-            layout=layout,
-            _dom_classes=("lsv-card",),
-        )
-        """The card itself, an ``ipywidgets.VBox``; display the view or this."""
-
     def _redraw(self) -> None:
-        """Bring every widget up to date with the state (unchanged values send nothing)."""
-        state, elapsed = self.state, self.elapsed
-        self._status.value = markup.status_html(state, elapsed)
-        self._steps.value = markup.steps_html(state.steps)
-        self._thinking.set_title(0, markup.steps_title(state, elapsed))
-        self._answer.value = markup.answer_html(state)
-        self._error.value = markup.error_html(state)
-        self._sources.value = markup.sources_html(state)
-        self._footer.value = markup.footer_html(state, self.redraws)
-        if state.ended:
+        if self._card.draw(self.state, self.elapsed, self.redraws):
             self._drawn_end = True
-            with self._stop_button.hold_sync():
-                self._stop_button.disabled = True
-                self._stop_button.button_style = ""
-            if state.outcome == "finished":
-                self._thinking.selected_index = None
 
     def _final_redraw(self) -> None:
         """Draw the ended state now (or at the first moment the window allows), once."""
@@ -341,75 +233,16 @@ class LiveView:
         self._coalescer.poke()
         self._tick = self._loop.call_later(_TICK_SECONDS, self._on_tick)
 
-    # -- the background task --------------------------------------------------------
-
-    async def _consume(self, stream: Iterable[Event] | AsyncIterable[Event]) -> None:
-        self._began = True
-        events = stream if isinstance(stream, AsyncIterable) else iterate_in_thread(stream)
-        assert self._coalescer is not None
-        # Bound once: a flood passes here 10,000 times a second and more.
-        record, apply, poke = self.events.append, self.state.apply, self._coalescer.poke
-        try:
-            async for event in events:
-                if type(event) is TokenEvent:  # the flood's path: a token never ends the run
-                    record(event)
-                    apply(event)
-                    poke()
-                elif self._receive(event):
-                    break
-            else:
-                self._fail("incomplete_stream", "the stream ended without a done or error event")
-        except Exception as exc:  # a broken stream becomes the card's error state, not a traceback
-            if not self.state.ended:
-                self._fail("stream_failed", f"{type(exc).__name__}: {exc}")
-        finally:
-            # After a break or an error the stream is still open: close it so its finally runs.
-            # (A cancellation already closed it where it was waiting.)
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    def _receive(self, event: object) -> bool:
-        """Take one event into the state and ask for a redraw; True once the run has ended."""
-        kind = type(event)
-        if kind not in _EVENT_TYPES and not isinstance(event, _EVENT_CLASSES):
-            self._fail("bad_event", f"the stream yielded a {kind.__name__}, not a lab event")
-            return True
-        self.events.append(event)  # type: ignore[arg-type]  # checked just above
-        state = self.state
-        state.apply(event)  # type: ignore[arg-type]
-        ended = kind is not TokenEvent and state.ended
-        if ended and self._loop is not None:
-            self._ended_at = self._loop.time()
-        assert self._coalescer is not None
-        self._coalescer.poke()
-        return ended
-
-    def _fail(self, code: str, message: str) -> None:
-        """End the run in the error state for a fault the stream could not report itself."""
-        if self.state.ended:
-            return
-        self.state.apply(
-            ErrorEvent(
-                run_id=self.state.run_id or "run_local",
-                seq=self.state.event_count,
-                code=code,
-                message=message,
-            )
-        )
-        if self._loop is not None:
-            self._ended_at = self._loop.time()
-
     def _on_done(self, task: asyncio.Task[None]) -> None:
+        assert self._feed is not None
         if not task.cancelled() and task.exception() is not None:
             # Retrieved here so asyncio never prints "exception was never retrieved".
             exc = task.exception()
-            self._fail("internal_error", f"{type(exc).__name__}: {exc}")
+            self._feed.fail("internal_error", f"{type(exc).__name__}: {exc}")
         elif task.cancelled() and not self.state.ended:
             # Cancelled by someone else than stop() (kernel shutdown, a task group...).
             self.state.cancel()
-            if self._loop is not None:
-                self._ended_at = self._loop.time()
+            self._feed.mark_ended()
         self._final_redraw()
 
 

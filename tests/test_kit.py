@@ -6,6 +6,7 @@ import http.server
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -229,3 +230,61 @@ def test_reset_outside_a_checkout_changes_nothing(tmp_path: Path) -> None:
     lesson.write_text("{}")
     assert kit.reset(["05"], root=tmp_path) == 1
     assert lesson.read_text() == "{}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_kit_react_serves_the_app_in_front_of_the_lab_and_stops_both_on_ctrl_c() -> None:
+    if not (ROOT / "frontends" / "react" / "node_modules").exists() and not shutil.which("npm"):
+        pytest.skip("npm not found: kit.py react needs Node.js")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "kit.py"), "react"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if "Open this URL" in line:
+                break
+        said = "".join(lines)
+        assert "Open this URL" in said, said[-2000:]
+        lab = re.search(r"in front of the lab server on (http://127\.0\.0\.1:\d+)", said)
+        assert lab, said[-2000:]
+        next(process.stdout)
+        url = next(process.stdout).strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url), url
+        # Printed only once both answer: the app, and the lab server through Vite's proxy.
+        assert '<div id="root">' in httpx.get(url, timeout=10).text
+        body = {
+            "id": "chat-kit",
+            "trigger": "submit-message",
+            "messages": [
+                {
+                    "id": "u1",
+                    "role": "user",
+                    "parts": [{"type": "text", "text": "Who runs billing?"}],
+                }
+            ],
+        }
+        answer = httpx.post(f"{url}api/chat", json=body, timeout=30)
+        assert answer.status_code == 200
+        assert answer.text.endswith(
+            'data: {"type":"finish","finishReason":"stop"}\n\ndata: [DONE]\n\n'
+        )
+        assert httpx.get(f"{url}stats", timeout=10).json()["runs_completed"] == 1
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        for gone in (url, f"{lab.group(1)}/stats"):
+            with pytest.raises(httpx.TransportError):
+                httpx.get(gone, timeout=2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

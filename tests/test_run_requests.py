@@ -103,9 +103,9 @@ def test_resume_replays_the_missed_events_once_in_order_then_continues(
 
 
 def test_a_run_that_ends_while_parked_is_still_replayed_to_the_end(resumable: str) -> None:
+    before = stats(resumable)["runs_completed"]  # before the run starts: it may end at once
     first = read_then_drop(resumable, 3)
     run_id = first[0].run_id
-    before = stats(resumable)["runs_completed"]
     # The answer is short: the run finishes on its own while nobody reads it.
     wait_for(lambda: stats(resumable)["runs_completed"] == before + 1)
     rest = list(stream_events(resumable, QUESTION, last_event_id=f"{run_id}:2"))
@@ -188,12 +188,13 @@ def test_without_resume_a_drop_cancels_at_once_and_a_resume_is_refused() -> None
     assert "resumable=True" in response.json()["detail"]
 
 
-def test_dialect_streams_are_never_parked_even_on_a_resumable_server(resumable: str) -> None:
+def test_ag_ui_streams_are_never_parked_even_on_a_resumable_server(resumable: str) -> None:
+    # AG-UI has no way to resume, so its runs stop at once when the client goes
+    # (the AI SDK's reconnection is tested below).
     before = stats(resumable)
-    body = {"id": "chat1", "trigger": "submit-message", "messages": [user_message(QUESTION)]}
     with (
         httpx.Client(timeout=10, headers=AUTH) as http,
-        http.stream("POST", f"{resumable}/api/chat", json=body, headers=AUTH) as r,
+        http.stream("POST", f"{resumable}/ag-ui", json=agui_body(QUESTION)) as r,
     ):
         assert r.status_code == 200
         next(r.iter_bytes())
@@ -452,3 +453,58 @@ def test_a_burst_of_1000_runs_is_capped_keeps_stats_prompt_and_leaks_nothing() -
     assert final["runs_refused"] - refused_before == statuses[429]
     assert final["active_runs"] == final["active_streams"] == final["runs_parked"] == 0
     assert rss_after - rss_before < 25 * MiB
+
+
+# -- the AI SDK's reconnection: GET /api/chat/{id}/stream ----------------------------------
+
+
+def drop_after_first_token(url: str, chat_id: str) -> bytes:
+    """POST /api/chat, read until the first text chunk, then hang up."""
+    body = chat_body(user(QUESTION), id=chat_id)
+    seen = b""
+    with httpx.stream("POST", f"{url}/api/chat", json=body, headers=AUTH) as response:
+        assert response.status_code == 200
+        for chunk in response.iter_bytes():
+            seen += chunk
+            if b'"text-delta"' in seen:
+                break
+    return seen
+
+
+def test_a_dropped_ai_sdk_chat_is_replayed_whole_on_a_resumable_server() -> None:
+    with serve(resumable=True, tokens_per_second=20.0) as url:
+        assert httpx.get(f"{url}/api/chat/never-seen/stream", headers=AUTH).status_code == 204
+        before = stats(url)
+        seen = drop_after_first_token(url, "chat-drop")
+        wait_for(lambda: stats(url)["runs_parked"] == 1)
+        replay = httpx.get(f"{url}/api/chat/chat-drop/stream", headers=AUTH, timeout=30)
+        after = stats(url)
+    assert replay.status_code == 200
+    assert replay.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    # From the first chunk (the SDK rebuilds the message from it) to the end, once.
+    assert replay.text.startswith(seen.decode().split("\n\n")[0])
+    assert replay.text.endswith('data: {"type":"finish","finishReason":"stop"}\n\ndata: [DONE]\n\n')
+    assert replay.text.count('"type":"start"') == 1
+    assert after["runs_started"] == before["runs_started"] + 1
+    assert after["runs_resumed"] == before["runs_resumed"] + 1
+    assert after["runs_completed"] == before["runs_completed"] + 1
+
+
+def test_a_dropped_ai_sdk_chat_is_gone_on_a_server_that_does_not_resume() -> None:
+    with serve(tokens_per_second=20.0) as url:
+        drop_after_first_token(url, "chat-drop")
+        wait_for(lambda: stats(url)["runs_cancelled"] == 1)
+        assert httpx.get(f"{url}/api/chat/chat-drop/stream", headers=AUTH).status_code == 204
+
+
+def test_last_event_id_cannot_resume_an_ai_sdk_run_as_a_lab_stream() -> None:
+    with serve(resumable=True, tokens_per_second=20.0) as url:
+        seen = drop_after_first_token(url, "chat-x")
+        run_id = seen.split(b'"runId":"')[1].split(b'"')[0].decode()
+        response = httpx.post(
+            f"{url}/chat/stream",
+            json={"message": QUESTION},
+            headers={**AUTH, "Last-Event-ID": f"{run_id}:1"},
+        )
+    assert response.status_code == 409
+    assert "not a lab stream" in response.json()["detail"]

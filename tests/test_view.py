@@ -67,16 +67,16 @@ async def test_a_finished_run_shows_answer_sources_cost_and_folds_the_steps() ->
     assert view.text == expected_answer()
     assert [e.type for e in view.events][-2:] == ["cost", "done"]
     assert view.cost is not None and view.cost.completion_tokens == 30
-    assert html.escape(view.text) in view._answer.value
-    assert "lsv-caret" not in view._answer.value
-    assert "<b>D1</b>Payments team" in view._sources.value
-    assert "$0.0000985" in view._footer.value
-    assert "Done" in view._status.value
-    assert view._thinking.selected_index is None  # folded away once the answer is done
-    assert view._thinking.titles[0].startswith("Worked for ")
-    assert "search_kb(query=&quot;runs billing&quot;, k=3)" in view._steps.value
-    assert view._stop_button.disabled
-    assert view._error.value == ""
+    assert html.escape(view.text) in view._card.answer.value
+    assert "lsv-caret" not in view._card.answer.value
+    assert "<b>D1</b>Payments team" in view._card.sources.value
+    assert "$0.0000985" in view._card.footer.value
+    assert "Done" in view._card.status.value
+    assert view._card.thinking.selected_index is None  # folded away once the answer is done
+    assert view._card.thinking.titles[0].startswith("Worked for ")
+    assert "search_kb(query=&quot;runs billing&quot;, k=3)" in view._card.steps.value
+    assert view._card.stop_button.disabled
+    assert view._card.error.value == ""
 
 
 async def test_a_sync_stream_gives_the_same_events_as_the_async_one() -> None:
@@ -91,14 +91,14 @@ async def test_a_sync_stream_gives_the_same_events_as_the_async_one() -> None:
 async def test_status_and_skeleton_show_before_the_first_token() -> None:
     llm = MockLLM(ttft=0.3, tokens_per_second=None, tool_delay=0.0)
     view = watch(achat_stream(QUESTION, llm=llm))
-    assert "Starting…" in view._status.value
+    assert "Starting…" in view._card.status.value
     # Redraws are coalesced, so the card catches up with the state a moment later.
-    await wait_until(lambda: "Writing the answer…" in view._status.value)
+    await wait_until(lambda: "Writing the answer…" in view._card.status.value)
     assert view.state.token_count == 0
-    assert "lsv-skeleton" in view._answer.value
-    assert view._thinking.selected_index == 0  # the steps are open while it works
+    assert "lsv-skeleton" in view._card.answer.value
+    assert view._card.thinking.selected_index == 0  # the steps are open while it works
     await view
-    assert "lsv-skeleton" not in view._answer.value
+    assert "lsv-skeleton" not in view._card.answer.value
 
 
 async def test_stream_text_is_escaped_never_interpreted() -> None:
@@ -111,10 +111,10 @@ async def test_stream_text_is_escaped_never_interpreted() -> None:
     view = watch(stream(), title="<i>q</i>")
     state = await view
     assert state.answer == "<script>alert(1)</script> & done"
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; done" in view._answer.value
-    assert "<script>" not in view._answer.value
-    assert "&lt;b&gt;thinking&lt;/b&gt;" in view._steps.value
-    assert "&lt;i&gt;q&lt;/i&gt;" in view._title.value
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; done" in view._card.answer.value
+    assert "<script>" not in view._card.answer.value
+    assert "&lt;b&gt;thinking&lt;/b&gt;" in view._card.steps.value
+    assert "&lt;i&gt;q&lt;/i&gt;" in view._card.title.value
 
 
 async def test_error_event_shows_the_error_box_and_keeps_the_partial_answer() -> None:
@@ -122,9 +122,9 @@ async def test_error_event_shows_the_error_box_and_keeps_the_partial_answer() ->
     await view
     assert view.outcome == "error"
     assert view.state.token_count == 5
-    assert "model_error" in view._error.value and 'role="alert"' in view._error.value
-    assert "Failed" in view._status.value
-    assert view._thinking.selected_index == 0  # left open: the steps help explain the failure
+    assert "model_error" in view._card.error.value and 'role="alert"' in view._card.error.value
+    assert "Failed" in view._card.status.value
+    assert view._card.thinking.selected_index == 0  # left open: the steps help explain the failure
     assert "error: model_error: the model failed after 5 tokens" in view.summary()
 
 
@@ -180,8 +180,8 @@ async def test_a_two_second_flood_is_redrawn_at_most_30_times_a_second() -> None
     assert busiest <= 30  # the first frame at start and the final exact one included
     assert len(times) >= 30  # and it did show progress during the flood, not only at the end
     assert view.text == long_answer(8000)
-    assert html.escape(long_answer(8000)) in view._answer.value
-    assert "8,000 tokens received" in view._footer.value
+    assert html.escape(long_answer(8000)) in view._card.answer.value
+    assert "8,000 tokens received" in view._card.footer.value
 
 
 async def test_the_first_frame_is_drawn_at_start_and_the_first_event_waits_for_its_slot() -> None:
@@ -189,7 +189,7 @@ async def test_the_first_frame_is_drawn_at_start_and_the_first_event_waits_for_i
     view = RecordingView()
     view.start(achat_stream(QUESTION, llm=llm))
     assert view.redraws == 1 and len(view.redraw_times) == 1
-    assert "Starting…" in view._status.value and "lsv-skeleton" in view._answer.value
+    assert "Starting…" in view._card.status.value and "lsv-skeleton" in view._card.answer.value
     await view
     assert view.redraws == len(view.redraw_times) >= 3
     gaps = [b - a for a, b in itertools.pairwise(view.redraw_times)]
@@ -217,7 +217,9 @@ async def test_an_unpaced_10000_token_flood_ends_with_the_exact_text() -> None:
     await view
     assert len(view.events) == 10_008
     assert view.redraws < 20
-    assert view._answer.value.endswith(f"{html.escape(long_answer(10_000))}</span></div></div>")
+    assert view._card.answer.value.endswith(
+        f"{html.escape(long_answer(10_000))}</span></div></div>"
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -1, 500, "30", True])
@@ -236,15 +238,15 @@ async def test_stop_mid_stream_freezes_the_card_and_the_model_stops_generating()
     view.stop()
     shown = view.state.token_count
     assert view.outcome == "cancelled"  # at once, before the task has even unwound
-    assert "Stopped after" in view._status.value and "■ stopped" in view._answer.value
+    assert "Stopped after" in view._card.status.value and "■ stopped" in view._card.answer.value
     await view
     assert view.done
     await asyncio.sleep(0.2)
     assert llm.tokens_generated == shown == view.state.token_count
     assert [e.type for e in view.events if e.type in ("cost", "done")] == []
     assert view.text == long_answer(2000)[: len(view.text)]
-    assert f"Stopped after {shown} tokens" in view._status.value
-    assert view._stop_button.disabled
+    assert f"Stopped after {shown} tokens" in view._card.status.value
+    assert view._card.stop_button.disabled
 
 
 async def test_stop_closes_a_sync_generator_in_its_worker_thread() -> None:
@@ -313,7 +315,7 @@ async def test_the_stop_button_calls_stop() -> None:
     llm = LongAnswerLLM(answer_tokens=500, ttft=0.0, tokens_per_second=200, tool_delay=0.0)
     view = watch(achat_stream("Tell me everything", llm=llm))
     await wait_until(lambda: view.state.token_count >= 3)
-    view._stop_button.click()
+    view._card.stop_button.click()
     await view
     assert view.outcome == "cancelled"
     assert llm.tokens_generated == view.state.token_count
@@ -347,3 +349,35 @@ async def test_starting_twice_or_with_a_non_stream_is_refused() -> None:
 def test_starting_without_an_event_loop_says_what_to_do() -> None:
     with pytest.raises(RuntimeError, match="needs a running event loop"):
         LiveView().start(iter([]))
+
+
+# -- what a screen reader hears ------------------------------------------------------------
+
+
+async def test_the_live_region_changes_per_step_and_says_the_answer_once() -> None:
+    llm = MockLLM(ttft=0.1, tokens_per_second=400, tool_delay=0.1)
+    view = LiveView(title=QUESTION)
+    said: list[str] = []
+    busy: list[str] = []
+    view._card.live.observe(lambda change: said.append(change["new"]), names="value")
+    view._card.answer.observe(
+        lambda change: busy.append(change["new"].split('aria-busy="')[1][:4]), names="value"
+    )
+    state = await view.start(achat_stream(QUESTION, llm=llm))
+    texts = [html.unescape(s.split(">", 1)[1].rsplit("<", 1)[0]) for s in said]
+    # 30 tokens in many redraws; the status region changed once per step (steps closer than
+    # a frame share one) and once at the end, with the whole answer.
+    assert view.redraws > 5
+    assert texts[-2:] == ["Writing the answer…", f"Done. The answer: {state.answer}"]
+    assert set(texts[:-2]) <= {"Thinking…", "Searching the knowledge base…"}
+    assert len(texts) <= 4
+    assert all('role="status"' in s for s in said)
+    assert set(busy[:-1]) == {"true"} and busy[-1] == "fals"  # busy while it streams
+
+
+async def test_a_stopped_run_says_so_in_the_status_region() -> None:
+    view = watch(achat_stream(QUESTION, llm=MockLLM(ttft=0.0, tokens_per_second=200)))
+    await wait_until(lambda: view.state.token_count >= 3)
+    view.stop()
+    await view
+    assert f"Stopped after {view.state.token_count} tokens." in view._card.live.value

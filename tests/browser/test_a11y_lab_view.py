@@ -1,0 +1,168 @@
+"""The live view in a real JupyterLab, as axe-core and a screen reader meet it.
+
+axe-core runs scoped to the view's own card (JupyterLab's page is not ours to judge)
+in every state: not started, streaming, done, stopped and failed, in JupyterLab's
+light and dark themes. A MutationObserver counts what the card's live regions say.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from tests.support.axe import axe_violations
+from tests.support.browser import save_screenshot
+from tests.support.jupyterlab import LabServer, run_jupyterlab
+from tests.support.live_regions import announcements, watch_live_regions
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+NOTEBOOK = "a11y_view.ipynb"
+THEMES = "lab/user-settings/@jupyterlab/apputils-extension/themes.jupyterlab-settings"
+
+CELLS = [
+    # 0: setup
+    "from labsupport import MockLLM, achat_stream\nfrom labsupport.view import LiveView, watch",
+    # 1: a view not started yet: its first frame
+    'LiveView(title="Who runs billing?")',
+    # 2: a paced run, read while it streams and once it is done
+    "paced = MockLLM(ttft=0.8, tokens_per_second=6, tool_delay=0.6)\n"
+    'watch(achat_stream("Who runs billing?", llm=paced), title="Who runs billing?")',
+    # 3: a run to stop from the page
+    "slow = MockLLM(ttft=0.2, tokens_per_second=4, tool_delay=0.1)\n"
+    'watch(achat_stream("Who runs billing?", llm=slow), title="Stop me")',
+    # 4: a run whose model fails
+    "failing = MockLLM(ttft=0.1, tokens_per_second=20, tool_delay=0.1, fail_after_tokens=3)\n"
+    'watch(achat_stream("Who runs billing?", llm=failing), title="This one fails")',
+]
+
+
+@pytest.fixture(scope="module")
+def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    workdir = tmp_path_factory.mktemp("jupyterlab-a11y")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    with run_jupyterlab(workdir) as server:
+        nbformat.write(nb, server.root / NOTEBOOK)
+        yield server
+
+
+def use_theme(lab: LabServer, theme: str) -> None:
+    """JupyterLab's theme for pages opened from now on (its user settings file)."""
+    path = lab.root.parent / "jupyter" / "config" / THEMES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"theme": theme}))
+
+
+@pytest.fixture(params=["JupyterLab Light", "JupyterLab Dark"], ids=["light", "dark"])
+def page(request: pytest.FixtureRequest, browser: Any, lab: LabServer) -> Iterator[Any]:
+    use_theme(lab, request.param)
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    page.theme = "dark" if "Dark" in request.param else "light"
+    page.goto(lab.lab_url(NOTEBOOK))
+    page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=60_000)
+    page.locator("#jp-main-statusbar").get_by_text("Idle").wait_for(timeout=60_000)
+    expected = "true" if page.theme == "light" else "false"
+    assert page.get_attribute("body", "data-jp-theme-light") == expected
+    run_cell(page, 0)
+    wait_for_prompt(page, 0)
+    yield page
+    context.close()
+
+
+def cell(page: Any, index: int) -> Any:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+def run_cell(page: Any, index: int) -> None:
+    cell(page, index).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def wait_for_prompt(page: Any, index: int, timeout: float = 60) -> None:
+    prompt = cell(page, index).locator(".jp-InputPrompt")
+    deadline = time.monotonic() + timeout
+    while not re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()):
+        assert time.monotonic() < deadline, f"cell {index} did not finish in {timeout} s"
+        time.sleep(0.05)
+
+
+def card_of(page: Any, index: int) -> str:
+    """A selector for the card in cell ``index``, once it is drawn."""
+    card = cell(page, index).locator(".lsv-card")
+    card.wait_for(timeout=30_000)
+    card.evaluate("(el, i) => el.setAttribute('data-a11y-card', String(i))", index)
+    return f"[data-a11y-card='{index}']"
+
+
+def wait_status(page: Any, scope: str, pattern: str, timeout: float = 30) -> None:
+    page.wait_for_function(
+        "([scope, pattern]) => new RegExp(pattern).test("
+        "document.querySelector(scope + ' .lsv-status-text')?.textContent || '')",
+        arg=[scope, pattern],
+        timeout=timeout * 1000,
+    )
+
+
+def check(page: Any, scope: str, name: str) -> None:
+    page.locator(scope).scroll_into_view_if_needed()
+    page.locator(scope).screenshot(path=str(shot_path(f"lab-view-a11y-{page.theme}-{name}")))
+    found = axe_violations(page, scope)
+    assert found == [], f"axe found problems in the view, state {name!r}: {found}"
+
+
+def shot_path(name: str) -> Path:
+    return save_screenshot.__globals__["ARTIFACTS"] / f"{name}.png"
+
+
+def test_axe_finds_nothing_in_the_view_in_every_state(page: Any) -> None:
+    run_cell(page, 1)
+    check(page, card_of(page, 1), "idle")
+
+    run_cell(page, 2)
+    scope = card_of(page, 2)
+    watch_live_regions(page)
+    page.wait_for_function(
+        "s => (document.querySelector(s + ' .lsv-answer-text')?.textContent || '').length > 10",
+        arg=scope,
+        timeout=30_000,
+    )
+    assert page.get_attribute(f"{scope} .lsv-answer", "aria-busy") == "true"
+    check(page, scope, "streaming")
+    wait_status(page, scope, "^Done")
+    assert page.get_attribute(f"{scope} .lsv-answer", "aria-busy") == "false"
+    check(page, scope, "done")
+    said = [s for s in announcements(page) if s]
+    answer = page.text_content(f"{scope} .lsv-answer-text") or ""
+    # Steps and the end, not the 30 tokens; the answer once, whole.
+    assert len(said) <= 6, f"the view's live regions changed {len(said)} times: {said}"
+    assert said[-1] == f"Done. The answer: {answer}"
+
+    run_cell(page, 3)
+    scope = card_of(page, 3)
+    wait_status(page, scope, "^Writing")
+    stop = page.locator(f"{scope} .lsv-stop")
+    stop.focus()
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.keyboard.press("Enter")
+    wait_status(page, scope, "^Stopped")
+    check(page, scope, "stopped")
+
+    run_cell(page, 4)
+    scope = card_of(page, 4)
+    wait_status(page, scope, "^Failed")
+    assert page.get_attribute(f"{scope} .lsv-error-box .lsv-error", "role") == "alert"
+    check(page, scope, "error")

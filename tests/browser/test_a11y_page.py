@@ -1,0 +1,118 @@
+"""The server's page as a screen reader and axe-core meet it, in every state, light and dark.
+
+axe-core (the React app's pinned npm package, injected by Playwright) must find no
+violation while idle, streaming, finished, stopped and failed; the live regions must
+announce the steps and the finished answer, never the tokens one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from labsupport import MockLLM
+from labsupport.kernel_server import ServerHandle, start_server
+from labsupport.server import ServerSettings, create_app
+from tests.support.axe import axe_violations
+from tests.support.browser import save_screenshot
+from tests.support.live_regions import announcements, watch_live_regions
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerHandle]:
+    llm = MockLLM(ttft=0.3, tokens_per_second=15, tool_delay=0.3)
+    with start_server(create_app(ServerSettings(llm=llm)), name="a11y-page") as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def failing() -> Iterator[ServerHandle]:
+    llm = MockLLM(ttft=0.1, tokens_per_second=40, tool_delay=0.1, fail_after_tokens=4)
+    with start_server(create_app(ServerSettings(llm=llm)), name="a11y-page-failing") as handle:
+        yield handle
+
+
+@pytest.fixture(params=["light", "dark"])
+def scheme_page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport={"width": 1100, "height": 900}, color_scheme=request.param
+    )
+    page = context.new_page()
+    page.scheme = request.param
+    yield page
+    context.close()
+
+
+def check_state(page: Any, name: str) -> None:
+    save_screenshot(page, f"page-a11y-{page.scheme}-{name}")
+    found = axe_violations(page)
+    assert found == [], f"axe found problems on the page in state {name!r}: {found}"
+
+
+def wait_state(page: Any, state: str) -> None:
+    page.wait_for_selector(f"body[data-state={state}]", timeout=15_000)
+
+
+def test_axe_finds_nothing_idle_streaming_finished_and_stopped(
+    scheme_page: Any, server: ServerHandle
+) -> None:
+    page = scheme_page
+    page.goto(f"{server.url}/")
+    check_state(page, "idle")
+    page.click("#ask")
+    page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
+    assert page.get_attribute("#answer", "aria-busy") == "true"
+    check_state(page, "streaming")
+    wait_state(page, "finished")
+    assert page.get_attribute("#answer", "aria-busy") == "false"
+    page.click("#steps summary")
+    check_state(page, "finished")
+    page.click("#ask")
+    page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
+    page.click("#stop")
+    wait_state(page, "stopped")
+    check_state(page, "stopped")
+
+
+def test_axe_finds_nothing_when_the_run_fails(scheme_page: Any, failing: ServerHandle) -> None:
+    scheme_page.goto(f"{failing.url}/")
+    scheme_page.click("#ask")
+    wait_state(scheme_page, "error")
+    assert scheme_page.get_attribute("#error", "role") == "alert"
+    check_state(scheme_page, "error")
+
+
+@pytest.mark.parametrize("mode", ["eventsource", "fetch"])
+def test_an_answer_is_announced_once_not_token_by_token(
+    page: Any, server: ServerHandle, mode: str
+) -> None:
+    page.goto(f"{server.url}/")
+    page.check(f"#mode-{mode}")
+    watch_live_regions(page)
+    page.click("#ask")
+    wait_state(page, "finished")
+    page.wait_for_timeout(100)
+    said = announcements(page)
+    answer = page.text_content("#answer") or ""
+    # Connecting, three statuses, done: a handful of announcements for 30 tokens.
+    assert 3 <= len(said) <= 8, f"live regions changed {len(said)} times: {said}"
+    assert said[-1] == f"Done. The answer: {answer}"
+    assert not any(answer[:20] in s for s in said[:-1]), f"a partial answer was announced: {said}"
+
+
+def test_stop_is_reached_by_keyboard_and_shows_its_focus(page: Any, server: ServerHandle) -> None:
+    page.goto(f"{server.url}/")
+    page.focus("#question")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
+    # Ask is disabled while the run goes, so Tab lands on Stop.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "stop"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    save_screenshot(page, "page-a11y-stop-focused")
+    page.keyboard.press("Space")
+    wait_state(page, "stopped")
