@@ -67,9 +67,9 @@ def test_key_lower_bounds_are_declared() -> None:
     declared = as_map(pyproject()["project"]["dependencies"])
     newer = declared['ipykernel; python_version >= "3.11"'].specifier
     assert newer.contains("7.4.0") and not newer.contains("7.3.9")
-    # ipykernel 7.4 needs Python 3.11; 3.10 gets the newest kernel that installs there.
+    # ipykernel 7.4 needs Python 3.11; on 3.10 the lessons pass from 7.0.1 on.
     older = declared['ipykernel; python_version < "3.11"'].specifier
-    assert older.contains("7.3.0") and not older.contains("7.2.9")
+    assert older.contains("7.0.1") and older.contains("7.3.0") and not older.contains("6.31.0")
     assert not declared["fastapi"].specifier.contains("0.134.0")
     assert not declared["ipywidgets"].specifier.contains("9.0.0")
     assert not declared["jupyterlab"].specifier.contains("3.6.0")
