@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Set up the lab kit and run it: ``python3 kit.py lab`` or ``python3 kit.py test``.
 
-Needs only Python 3.10+ with pip and venv. The first run creates ``.venv/`` in
-this folder and installs the kit into it; later runs reuse it, reinstalling
-only when ``pyproject.toml`` changed.
+Needs only Python 3.10 to 3.13 with pip and venv. The first run creates ``.venv/``
+in this folder (or where ``LAB_VENV`` says) and installs the kit into it; later runs
+reuse it, reinstalling only when ``pyproject.toml`` changed.
 
     python3 kit.py lab                # JupyterLab on notebooks/, prints the URL to open
     python3 kit.py lab --solutions    # the same on the solved lessons in solution/
     python3 kit.py test               # lint, type checks, unit and browser tests, every notebook cell
+    python3 kit.py smoke              # on this Python: install, fast unit tests, lessons 1-4 (nbval)
     python3 kit.py demo               # the headless terminal demo instead of the lab
     python3 kit.py react              # the lab server and the React app (frontends/react) together
     python3 kit.py doctor             # check this environment and print a fix for each problem
@@ -37,7 +38,8 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+# One environment per Python: CI tests the lowest and highest supported Python side by side.
+VENV = Path(os.environ.get("LAB_VENV") or ROOT / ".venv").resolve()
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
@@ -51,6 +53,23 @@ NBVAL_ARGS = [
     "--nbval-cell-timeout",
     "120",
 ]
+
+
+# The Pythons the kit is tested on; pyproject.toml's requires-python says the same (a test checks).
+SUPPORTED = ((3, 10), (3, 11), (3, 12), (3, 13))
+
+
+def unsupported_python(version: Sequence[int] = sys.version_info) -> str | None:
+    """One plain sentence if ``version`` is not a Python the kit supports, else None."""
+    if tuple(version[:2]) in SUPPORTED:
+        return None
+    names = [f"{major}.{minor}" for major, minor in SUPPORTED]
+    this = ".".join(str(part) for part in version[:3])
+    return (
+        f"[kit] This is Python {this}, and the lab kit supports Python "
+        f"{', '.join(names[:-1])} and {names[-1]} only: run it with one of those, "
+        "e.g. python3.12 kit.py lab."
+    )
 
 
 def say(message: str) -> None:
@@ -69,10 +88,11 @@ def run(*args: str | Path) -> None:
 
 def ensure_environment(extras: str) -> None:
     """Create .venv if needed and install the kit with ``extras``, unless already done."""
-    if sys.version_info < (3, 10):  # noqa: UP036 - this script must explain itself on old Pythons
-        sys.exit(f"[kit] Python 3.10 or newer is needed; this is {sys.version.split()[0]}.")
+    refusal = unsupported_python()
+    if refusal:  # before pip, whose resolution error would not say which Python to use
+        sys.exit(refusal)
     if not PYTHON.exists():
-        say(f"creating a virtual environment in {VENV.relative_to(ROOT)}/")
+        say(f"creating a virtual environment in {VENV}/")
         try:
             venv.create(VENV, with_pip=True)
         except Exception as exc:  # ensurepip missing, read-only folder, ...
@@ -344,9 +364,22 @@ STAGES: list[dict[str, list[str]]] = [
 ]
 
 
+# `kit.py smoke`: what CI runs on the lowest and highest supported Python, beside the full suite.
+SMOKE_ARGS = [
+    "tests",
+    *(f"--ignore={path}" for path in SLOW_SUITES),
+    "-m",
+    "not slow and not browser",
+    "notebooks/01_generators.ipynb",
+    "notebooks/02_event_vocabulary.ipynb",
+    "notebooks/03_live_widgets.ipynb",
+    "notebooks/04_cancellation.ipynb",
+]
+
+
 def run_side_by_side(suites: dict[str, list[str]]) -> list[str]:
     """Run pytest suites at once, each output kept whole and printed when it ends; the failures."""
-    logs = ROOT / ".venv" / "test-logs"
+    logs = VENV / "test-logs"
     logs.mkdir(exist_ok=True)
     started = time.monotonic()
     running = {}
@@ -391,6 +424,15 @@ def test(pytest_args: list[str]) -> int:
         return 1
     say("every suite passed")
     return 0
+
+
+def smoke(pytest_args: list[str]) -> int:
+    """Install into this Python's environment, then the fast unit tests and lessons 1-4 (nbval)."""
+    os.environ.setdefault("LAB_PROGRESS_FILE", "off")
+    ensure_environment("dev")
+    cmd = [str(PYTHON), "-m", "pytest", *NBVAL_ARGS, "-p", "no:cacheprovider", *SMOKE_ARGS]
+    say(f"$ {' '.join(cmd + pytest_args)}")
+    return subprocess.call(cmd + pytest_args, cwd=ROOT)
 
 
 def pristine(root: Path, relative: str) -> bytes | None:
@@ -439,6 +481,10 @@ def reset(args: Sequence[str], root: Path = ROOT) -> int:
 
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    refusal = unsupported_python()
+    if refusal and command not in ("help", "-h", "--help"):
+        print(refusal, file=sys.stderr)
+        return 2
     if command == "lab":
         return lab(rest)
     if command == "reset":
@@ -450,6 +496,8 @@ def main(argv: list[str]) -> int:
         return test(rest)
     if command == "react":
         return react(rest)
+    if command == "smoke":
+        return smoke(rest)
     if command == "demo":
         ensure_environment("")
         return subprocess.call([str(PYTHON), "-m", "labsupport.demo", *rest], cwd=ROOT)

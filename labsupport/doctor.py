@@ -29,7 +29,8 @@ from .open_servers import open_lab_servers
 
 __all__ = ["Finding", "main", "run_checks"]
 
-MIN_PYTHON = (3, 10)
+# The Pythons pyproject.toml's requires-python allows (a test keeps the two in step).
+SUPPORTED_MINORS = (10, 11, 12, 13)
 WIDGETS_EXTENSION = "@jupyter-widgets/jupyterlab-manager"
 
 
@@ -52,12 +53,13 @@ class Finding:
 
 def check_python(version: Sequence[int] = sys.version_info[:3]) -> Finding:
     shown = ".".join(map(str, version))
-    if tuple(version[:2]) >= MIN_PYTHON:
-        return Finding(True, f"Python {shown} (needs >= 3.10)")
+    supported = ", ".join(f"3.{minor}" for minor in SUPPORTED_MINORS)
+    if tuple(version[:2]) in {(3, minor) for minor in SUPPORTED_MINORS}:
+        return Finding(True, f"Python {shown} (supported: {supported})")
     return Finding(
         False,
-        f"Python {shown} is too old (needs >= 3.10)",
-        "install Python 3.10 or newer, then run: python3 kit.py lab",
+        f"Python {shown} is not supported (supported: {supported})",
+        f"use Python {supported}, then run: python3 kit.py lab",
     )
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 from labsupport import doctor
 
@@ -24,11 +27,20 @@ def test_this_environment_is_healthy() -> None:
         assert f"✓ {name} " in proc.stdout
 
 
-def test_old_python_is_reported_with_a_fix() -> None:
-    finding = doctor.check_python((3, 9, 18))
+@pytest.mark.parametrize("version", [(3, 9, 18), (3, 14, 0)], ids=str)
+def test_an_unsupported_python_is_reported_with_a_fix(version: tuple[int, int, int]) -> None:
+    finding = doctor.check_python(version)
+    shown = ".".join(map(str, version))
     assert not finding.ok
-    assert finding.what == "Python 3.9.18 is too old (needs >= 3.10)"
-    assert finding.fix is not None
+    assert finding.what == f"Python {shown} is not supported (supported: 3.10, 3.11, 3.12, 3.13)"
+    assert finding.fix == "use Python 3.10, 3.11, 3.12, 3.13, then run: python3 kit.py lab"
+
+
+def test_the_doctor_supports_the_pythons_pyproject_allows() -> None:
+    declared = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    stated = SpecifierSet(re.search(r'^requires-python = "([^"]+)"', declared, re.M)[1])  # type: ignore[index]
+    for minor in range(6, 16):
+        assert doctor.check_python((3, minor, 0)).ok == stated.contains(f"3.{minor}.0"), minor
 
 
 def test_too_old_package_gets_a_pip_command() -> None:

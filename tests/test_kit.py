@@ -288,3 +288,56 @@ def test_kit_react_serves_the_app_in_front_of_the_lab_and_stops_both_on_ctrl_c()
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("version", [(3, 9, 18), (3, 14, 0), (2, 7, 18)], ids=str)
+def test_an_unsupported_python_is_refused_in_one_sentence_naming_the_supported(
+    version: tuple[int, int, int],
+) -> None:
+    refusal = kit.unsupported_python(version)
+    shown = ".".join(map(str, version))
+    assert refusal == (
+        f"[kit] This is Python {shown}, and the lab kit supports Python 3.10, 3.11, 3.12 and 3.13 "
+        "only: run it with one of those, e.g. python3.12 kit.py lab."
+    )
+
+
+@pytest.mark.parametrize("minor", [10, 11, 12, 13])
+def test_every_supported_python_is_accepted(minor: int) -> None:
+    assert kit.unsupported_python((3, minor, 0)) is None
+
+
+@pytest.mark.parametrize("name", ["3.9.18", "3.8.18"])
+def test_kit_py_on_an_old_python_refuses_before_creating_anything(
+    name: str, tmp_path: Path
+) -> None:
+    python = Path("/root/.pyenv/versions") / name / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no Python {name} from pyenv on this machine")
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        [str(python), str(ROOT / "kit.py"), "lab"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LAB_VENV": str(venv)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"[kit] This is Python {name}, and the lab kit supports Python 3.10, 3.11, 3.12 and 3.13 "
+        "only: run it with one of those, e.g. python3.12 kit.py lab.\n"
+    )
+    assert not venv.exists()
+
+
+def test_the_smoke_runs_lessons_1_to_4_and_ci_runs_it_on_the_lowest_and_highest_python() -> None:
+    lessons = [arg for arg in kit.SMOKE_ARGS if arg.endswith(".ipynb")]
+    assert [Path(arg).name[:2] for arg in lessons] == ["01", "02", "03", "04"]
+    assert all((ROOT / arg).exists() for arg in lessons)
+    lowest, highest = (f"{major}.{minor}" for major, minor in (kit.SUPPORTED[0], kit.SUPPORTED[-1]))
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f"for version in {lowest} {highest}; do" in ci
+    workflow = (ROOT / ".github" / "workflows" / "test.yml").read_text()
+    assert f'python-version: ["{lowest}", "{highest}"]' in workflow

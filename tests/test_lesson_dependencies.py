@@ -4,7 +4,7 @@ A student with the base install must be able to run every lesson. The imports
 are read with ``ast`` (nothing is imported): the import statements in the code
 cells of ``notebooks/`` and ``solution/``, and, through ``labsupport``, every
 module of the package those reach, transitively. Each top-level module is mapped
-to its distributions with ``importlib.metadata.packages_distributions()`` and
+to its distributions (what ``importlib.metadata.packages_distributions()`` gives on 3.11+) and
 must be one the base install brings: ``[project] dependencies`` of
 pyproject.toml, resolved through the installed distributions' own
 requirements, with their markers evaluated and no extra that was not asked for.
@@ -16,6 +16,7 @@ listed in ``OPTIONAL`` below with the reason it is optional.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -125,13 +126,31 @@ def base_install() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(names), frozenset(missing)
 
 
+def top_level_names(dist: metadata.Distribution) -> set[str]:
+    """The importable top-level names a distribution installs.
+
+    ``top_level.txt`` when the wheel has one, else inferred from its files, as
+    ``packages_distributions()`` does from Python 3.11 on (3.10 reads only the file).
+    """
+    listed = (dist.read_text("top_level.txt") or "").split()
+    if listed:
+        return set(listed)
+    names = set()
+    for path in dist.files or ():
+        top = path.parts[0] if len(path.parts) > 1 else inspect.getmodulename(str(path))
+        if top and "." not in top:
+            names.add(top)
+    return names
+
+
 @cache
 def providers() -> dict[str, list[str]]:
     """Top-level module name -> canonical names of the installed distributions providing it."""
-    return {
-        module: sorted({canonicalize_name(d) for d in dists})
-        for module, dists in metadata.packages_distributions().items()
-    }
+    found: dict[str, set[str]] = {}
+    for dist in metadata.distributions():
+        for module in top_level_names(dist):
+            found.setdefault(module, set()).add(canonicalize_name(dist.metadata["Name"]))
+    return {module: sorted(names) for module, names in found.items()}
 
 
 def problems(

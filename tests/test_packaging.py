@@ -33,8 +33,9 @@ def pip_section() -> list[str]:
 
 
 def as_map(reqs: list[str]) -> dict[str, Requirement]:
+    """By name, and by name plus marker for a package pinned per Python (``ipykernel; 3.10``)."""
     parsed = [Requirement(r) for r in reqs]
-    return {r.name.lower(): r for r in parsed}
+    return {r.name.lower() + (f"; {r.marker}" if r.marker else ""): r for r in parsed}
 
 
 def test_environment_yml_and_pyproject_agree_on_runtime_dependencies() -> None:
@@ -64,8 +65,11 @@ def test_binder_python_satisfies_requires_python() -> None:
 
 def test_key_lower_bounds_are_declared() -> None:
     declared = as_map(pyproject()["project"]["dependencies"])
-    assert declared["ipykernel"].specifier.contains("7.4.0")
-    assert not declared["ipykernel"].specifier.contains("7.3.9")
+    newer = declared['ipykernel; python_version >= "3.11"'].specifier
+    assert newer.contains("7.4.0") and not newer.contains("7.3.9")
+    # ipykernel 7.4 needs Python 3.11; on 3.10 the lessons pass from 7.0.1 on.
+    older = declared['ipykernel; python_version < "3.11"'].specifier
+    assert older.contains("7.0.1") and older.contains("7.3.0") and not older.contains("6.31.0")
     assert not declared["fastapi"].specifier.contains("0.134.0")
     assert not declared["ipywidgets"].specifier.contains("9.0.0")
     assert not declared["jupyterlab"].specifier.contains("3.6.0")
@@ -73,3 +77,15 @@ def test_key_lower_bounds_are_declared() -> None:
         assert name in declared or name in as_map(
             pyproject()["project"]["optional-dependencies"]["test"]
         )
+
+
+def test_requires_python_is_the_range_kit_py_supports() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
+    assert spec is not None and spec.loader is not None
+    kit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kit)
+    stated = SpecifierSet(pyproject()["project"]["requires-python"])
+    for minor in range(6, 16):
+        assert stated.contains(f"3.{minor}.0") == ((3, minor) in kit.SUPPORTED), f"3.{minor}"

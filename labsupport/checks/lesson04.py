@@ -90,7 +90,7 @@ async def consume(func: Callable[[Any, list[str]], Any]) -> Check:
         )
     llm = MockLLM(ttft=0.0, tokens_per_second=100, tool_delay=0.0)
     tokens: list[str] = []
-    task = asyncio.ensure_future(func(achat_stream(QUESTION, llm=llm), tokens))
+    task = asyncio.create_task(func(achat_stream(QUESTION, llm=llm), tokens))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 3.0
     # Polling the student's list: their code has no event to wait on.

@@ -106,12 +106,13 @@ def first_tokens(func: Callable[..., Any], url: str) -> Check:
     if after["runs_completed"] > before["runs_completed"]:
         return fail(
             "the text is right, but you read the whole stream: the model answered to the end.",
-            "return (or break) as soon as you have n tokens; leaving the loop closes the connection.",
+            "break as soon as you have n tokens, inside `with closing(stream_events(url, question)) "
+            "as events:`, so the connection closes when the block ends.",
         )
     if after["runs_cancelled"] <= before["runs_cancelled"]:
         return fail(
             "the server did not see the run cancelled.",
-            "use stream_events() and stop iterating after n tokens.",
+            "wrap stream_events() in `with closing(...)` (from contextlib) and break after n tokens.",
         )
     return ok(
         f"first_tokens() returned the first {n} tokens and left; /stats shows the run cancelled."

@@ -78,6 +78,21 @@ def test_answer_streams_progressively_then_the_run_finishes(
     save_screenshot(page, f"page-{mode}-finished")
 
 
+def test_eventsource_is_closed_on_done_so_the_browser_does_not_ask_again(
+    server: ServerHandle, page: Any
+) -> None:
+    # EventSource reconnects after a normal end of stream too (Chromium waits 3 s by default);
+    # only close() on `done` keeps it from requesting the answer again.
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    ask(page, f"{server.url}/", "eventsource")
+    page.wait_for_function("document.body.dataset.state !== 'running'", timeout=15000)
+    assert state(page) == "finished"
+    page.wait_for_timeout(4500)
+    streams = [url for url in requests if "/chat/stream" in url]
+    assert len(streams) == 1, f"the page asked again after done: {streams}"
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_stop_freezes_the_answer_and_the_server_cancels_the_run(
     server: ServerHandle, page: Any, mode: str
