@@ -29,7 +29,8 @@ Try it:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,8 +47,9 @@ from .live_run import RunLimits
 from .mockllm import MockLLM
 from .openai_endpoint import create_openai_router
 from .request_checks import DEFAULT_MAX_BODY_BYTES, check_message, read_json_message
-from .run_registry import DEFAULT_MAX_ACTIVE_RUNS, RunRegistry
+from .run_registry import DEFAULT_MAX_ACTIVE_RUNS
 from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, stream
+from .run_store import check_store_url, open_run_store
 from .sse import MEDIA_TYPE
 
 __all__ = [
@@ -121,6 +123,13 @@ class ServerSettings(BaseModel):
     max_active_runs: int = Field(default=DEFAULT_MAX_ACTIVE_RUNS, ge=1)
     # A larger JSON body gets 413 before it is read whole.
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
+    # Where runs are kept: "memory" (this process) or a Redis URL shared by several workers.
+    run_store: str = "memory"
+
+    @field_validator("run_store")
+    @classmethod
+    def _known_store(cls, run_store: str) -> str:
+        return check_store_url(run_store)
 
     @field_validator("cors_origins")
     @classmethod
@@ -203,6 +212,7 @@ def create_app(
         )
     lab = _lab(settings, agent)
     app = FastAPI(
+        lifespan=_store_lifespan(lab),
         title="labsupport streaming server",
         summary="The lab agent's events as Server-Sent Events.",
         version="0.1.0",
@@ -277,8 +287,9 @@ def _lab(settings: ServerSettings, agent: Agent) -> Lab:
     limits = RunLimits(grace=settings.resume_grace_seconds, replay_events=settings.replay_events)
     return Lab(
         agent=agent,
-        runs=RunRegistry(
-            limits=limits,
+        runs=open_run_store(
+            settings.run_store,
+            limits,
             replay_seconds=settings.replay_seconds,
             max_active_runs=settings.max_active_runs,
         ),
@@ -288,6 +299,20 @@ def _lab(settings: ServerSettings, agent: Agent) -> Lab:
         max_message_chars=settings.max_message_chars,
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+def _store_lifespan(lab: Lab) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Connect the run store when the server starts (a bad URL fails here) and close it at exit."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await lab.runs.open()
+        try:
+            yield
+        finally:
+            await lab.runs.aclose()
+
+    return lifespan
 
 
 def _add_dialects(app: FastAPI, lab: Lab) -> None:
