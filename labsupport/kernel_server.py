@@ -33,11 +33,11 @@ import logging
 import socket
 import threading
 import time
-from types import TracebackType
 from typing import Any
 
 import uvicorn
 
+from .handles import Handle
 from .jupyter_base import jupyter_base_url
 
 __all__ = ["PortInUseError", "ServerHandle", "running_servers", "start_server", "stop_all"]
@@ -105,7 +105,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class ServerHandle:
+class ServerHandle(Handle):
     """A server running in the background of this process: its ``url``, ``stop()``, ``restart()``."""
 
     def __init__(self, app: Any, *, host: str, port: int, name: str) -> None:
@@ -144,21 +144,6 @@ class ServerHandle:
         """uvicorn's recent log lines for this server, oldest first."""
         thread = self._thread
         return list(_log_buffer.lines.get(thread.name, ())) if thread else []
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"<ServerHandle {self.name!r} {self.url} {state}>"
-
-    def __enter__(self) -> ServerHandle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _start(self) -> None:
         sock = _bind(self.host, self.port)

@@ -33,8 +33,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 
+from .handles import Handle, free_port
 from .nginx_config import AccelBuffering, render_config
 
 __all__ = [
@@ -102,20 +102,13 @@ def _require_nginx(nginx: str | None) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _accepts(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-class NginxProxy:
+class NginxProxy(Handle):
     """A running nginx: ``url``, ``config``, ``error_log()``, ``stop()``; also a context manager."""
 
     def __init__(
@@ -147,20 +140,8 @@ class NginxProxy:
                 lines += (self.workdir / name).read_text(errors="replace").splitlines()
         return lines
 
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"<NginxProxy {self.name!r} {self.url} -> {self.upstream} {state}>"
-
-    def __enter__(self) -> NginxProxy:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _detail(self) -> str:
+        return f"-> {self.upstream}"
 
     def _start(self) -> None:
         (self.workdir / "nginx.conf").write_text(self.config)
@@ -223,7 +204,7 @@ def _launch(
     last_error: NginxStartError | None = None
     for _attempt in range(_START_ATTEMPTS):
         workdir = Path(tempfile.mkdtemp(prefix="lab-nginx-"))
-        port = _free_port()
+        port = free_port()
         proxy = NginxProxy(
             name=name,
             upstream=upstream,
@@ -246,7 +227,7 @@ def _launch(
 
 
 def start_nginx(
-    upstream: str,
+    upstream: str | Sequence[str],
     *,
     accel_buffering: AccelBuffering = "honour",
     gzip: bool = True,
@@ -257,6 +238,8 @@ def start_nginx(
     nginx: str | None = None,
 ) -> NginxProxy:
     """Start nginx on a free 127.0.0.1 port as a reverse proxy for ``upstream``; returns its handle.
+
+    ``upstream``: the server's base URL, or a list of several that nginx balances round-robin.
 
     ``accel_buffering``: ``"honour"`` the upstream's ``X-Accel-Buffering: no`` (nginx's
     default) or ``"ignore"`` it. ``gzip``: compress event streams. ``buffering=False``
@@ -289,7 +272,8 @@ def start_nginx(
         old = _proxies.pop(name, None)
     if old is not None:
         old.stop()
-    proxy = _launch(name, upstream, binary, config_for)
+    shown = upstream if isinstance(upstream, str) else " ".join(upstream)
+    proxy = _launch(name, shown, binary, config_for)
     with _registry_lock:
         _proxies[name] = proxy
     return proxy

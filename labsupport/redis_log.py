@@ -2,7 +2,7 @@
 
 Keys of run ``R`` (under a prefix, ``lab:`` by default):
 
-- ``lab:run:R``: the stream, one entry per event, its id ``1-<seq>``; fields ``d`` (the
+- ``lab:run:R``: the stream (trimmed exactly to the replay limit), one entry per event, its id ``1-<seq>``; fields ``d`` (the
   event's bytes on the wire) and, on the last event only, ``o`` (the run's outcome);
 - ``lab:run:R:meta``: a hash: ``message``, ``resumable``, ``expired``;
 - ``lab:run:R:lease``: exists while a live worker runs ``R``; that worker renews it;
@@ -145,10 +145,14 @@ class RunLog:
             fields["o"] = outcome
         try:
             if outcome is None:
-                await self.client.xadd(k.stream, fields, id=entry_id(seq), maxlen=self.max_events)
+                await self.client.xadd(
+                    k.stream, fields, id=entry_id(seq), maxlen=self.max_events, approximate=False
+                )
                 return True
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.xadd(k.stream, fields, id=entry_id(seq), maxlen=self.max_events)
+                pipe.xadd(
+                    k.stream, fields, id=entry_id(seq), maxlen=self.max_events, approximate=False
+                )
                 pipe.pexpire(k.stream, self.keep_ms)
                 pipe.pexpire(k.meta, self.keep_ms)
                 pipe.delete(k.lease)

@@ -196,6 +196,9 @@ class RedisStore:
     async def _forget_when_ended(self, run: RedisRun) -> None:
         await run.ended.wait()
         self._runs.pop(run.run_id, None)
+        if run.unread_since is not None:  # it ended while parked
+            run.unread_since = None
+            self.counters.runs_parked -= 1
 
     async def resume(
         self, run_id: str, seq: int, message: str, *, keepalive_seconds: float
@@ -230,8 +233,16 @@ class RedisStore:
                 f"run {run_id} no longer keeps the events after seq {seq}: the replay "
                 f"buffer holds the last {self.limits.replay_events} events"
             )
+        # The client has the last event already: nothing follows, so do not wait for more.
+        has_all = meta.last is not None and meta.last.outcome is not None and seq == last
         return RedisRunStream(
-            self, run_id, seq, LabEncoder(), resumable=True, keepalive_seconds=keepalive_seconds
+            self,
+            run_id,
+            seq,
+            LabEncoder(),
+            resumable=True,
+            keepalive_seconds=keepalive_seconds,
+            has_all=has_all,
         )
 
     def cancel_requested(self) -> None:

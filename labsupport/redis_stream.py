@@ -40,7 +40,8 @@ class RedisRunStream(Response):
     """One connection reading run ``run_id`` after event ``after`` (``-1``: from the first).
 
     ``run`` is given when this connection starts the run: the run is recorded in
-    Redis and its agent started before the first byte is read back.
+    Redis and its agent started before the first byte is read back. ``has_all``:
+    the client already has the run's last event, so the stream ends at once.
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class RedisRunStream(Response):
         resumable: bool,
         keepalive_seconds: float,
         run: RedisRun | None = None,
+        has_all: bool = False,
     ) -> None:
         self._store = store
         self._run_id = run_id
@@ -61,6 +63,8 @@ class RedisRunStream(Response):
         self._resumable = resumable
         self._keepalive = keepalive_seconds
         self._run = run
+        self._has_all = has_all
+        self._gone = False
         self._token = uuid.uuid4().hex
         self.status_code = 200
         self.media_type = encoder.media_type
@@ -95,11 +99,11 @@ class RedisRunStream(Response):
 
         finished = False
         pump = asyncio.get_running_loop().create_task(self._pump(write))
-        watcher = asyncio.get_running_loop().create_task(_wait_disconnect(receive, pump))
+        watcher = asyncio.get_running_loop().create_task(self._wait_disconnect(receive, pump))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             await asyncio.wait({pump})  # cancelled by the watcher when the client leaves
-            if not pump.cancelled() and not isinstance(pump.exception(), _Gone):
+            if not self._gone and not pump.cancelled() and not isinstance(pump.exception(), _Gone):
                 finished = pump.result()
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -108,6 +112,13 @@ class RedisRunStream(Response):
             store.counters.active_streams -= 1
             # Shielded: a cancelled request still stops or parks the run.
             await asyncio.shield(self._detach(finished))
+
+    async def _wait_disconnect(self, receive: Receive, pump: asyncio.Task[bool]) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        # Both: redis-py may turn a cancel during a command into a connection error.
+        self._gone = True
+        pump.cancel()
 
     async def _detach(self, finished: bool) -> None:
         store = self._store
@@ -134,8 +145,10 @@ class RedisRunStream(Response):
         check_every = store.lease_ms / 2000
         block_ms = max(1, round(min(self._keepalive, check_every) * 1000))
         cursor = self._after
+        if self._has_all:
+            return True
         last_write = last_check = loop.time()
-        while True:
+        while not self._gone:
             try:
                 entries = await log.read(run_id, cursor, block_ms)
             except RedisError as exc:
@@ -158,6 +171,7 @@ class RedisRunStream(Response):
                 last_check = now
                 if not await self._still_mine(cursor, quiet=not entries):
                     return False
+        return False
 
     async def _still_mine(self, cursor: int, *, quiet: bool) -> bool:
         """Renew this reader's claim (False: a newer reader took the run); end a lost run."""
@@ -173,9 +187,3 @@ class RedisRunStream(Response):
         except RedisError:
             pass  # the next read says so to the client
         return True
-
-
-async def _wait_disconnect(receive: Receive, pump: asyncio.Task[bool]) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    pump.cancel()
