@@ -29,7 +29,7 @@ from redis.exceptions import ResponseError
 
 from .live_run import Outcome
 
-__all__ = ["Entry", "LogKeys", "RunLog", "RunMeta", "entry_id"]
+__all__ = ["Entry", "LogKeys", "RunLog", "RunMeta", "entry_id", "parse_entry"]
 
 # Append the terminal event for a run whose worker is gone: only if the lease has
 # lapsed, the run has not ended, and nobody appended since the caller looked.
@@ -94,7 +94,8 @@ class RunMeta:
     last: Entry | None  # the newest event
 
 
-def _entry(raw_id: bytes, fields: Mapping[bytes, bytes]) -> Entry:
+def parse_entry(raw_id: bytes, fields: Mapping[bytes, bytes]) -> Entry:
+    """An ``Entry`` from a stream entry as redis-py returns it."""
     outcome = fields.get(b"o")
     return Entry(_seq(raw_id), fields.get(b"d", b""), outcome.decode() if outcome else None)  # type: ignore[arg-type]
 
@@ -185,7 +186,7 @@ class RunLog:
         if not answer:
             return []
         [(_name, entries)] = answer
-        return [_entry(raw_id, fields) for raw_id, fields in entries]
+        return [parse_entry(raw_id, fields) for raw_id, fields in entries]
 
     async def meta(self, run_id: str) -> RunMeta | None:
         """The run's message, flags and kept range, or None if Redis does not know it."""
@@ -202,12 +203,16 @@ class RunLog:
             message=fields[b"message"].decode(),
             resumable=fields.get(b"resumable") == b"1",
             expired=fields.get(b"expired") == b"1",
-            first=_entry(*first[0]) if first else None,
-            last=_entry(*last[0]) if last else None,
+            first=parse_entry(*first[0]) if first else None,
+            last=parse_entry(*last[0]) if last else None,
         )
 
     async def mark_expired(self, run_id: str) -> None:
         await self.client.hset(self.keys(run_id).meta, "expired", 1)
+
+    async def known(self, run_id: str) -> bool:
+        """Whether Redis still holds the run (it forgets it on expiry, or on a restart)."""
+        return bool(await self.client.exists(self.keys(run_id).meta))
 
     async def alive(self, run_id: str) -> bool:
         """Whether a worker holds the run's lease."""

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi.responses import Response
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from .events import ErrorEvent, Event
@@ -37,6 +37,7 @@ from .live_run import Outcome, RunCounters, RunLimits
 from .redis_log import RunLog
 from .redis_run import RedisRun
 from .redis_stream import RedisRunStream
+from .redis_tail import Tail
 from .run_errors import RunConflict, RunGone, StoreUnavailable, TooManyRuns, UnknownRun
 from .run_registry import DEFAULT_MAX_ACTIVE_RUNS
 from .sse import LabEncoder, WireEncoder
@@ -49,6 +50,9 @@ DEFAULT_LEASE_SECONDS = 3.0
 # How long a cancel sent to another worker waits to see the run's last event.
 _CANCEL_WAIT_SECONDS = 5.0
 _RESUBSCRIBE_SECONDS = 0.5
+# Connections per worker: appends are short, and every waiting reader shares one (``Tail``).
+_MAX_CONNECTIONS = 64
+_POOL_WAIT_SECONDS = 10.0
 
 
 def shown_url(url: str) -> str:
@@ -77,11 +81,20 @@ class RedisStore:
         if not lease_seconds > 0:
             raise ValueError(f"lease_seconds must be > 0, got {lease_seconds!r}")
         try:
-            self.client = Redis.from_url(url)
+            # Blocking: a burst of appends waits for a free connection instead of failing.
+            # A PING before using a connection idle for a second: after a Redis restart the
+            # pooled connections are dead, and the next command should not be the one to find out.
+            pool = BlockingConnectionPool.from_url(
+                url,
+                max_connections=_MAX_CONNECTIONS,
+                timeout=_POOL_WAIT_SECONDS,
+                health_check_interval=1,
+            )
         except ValueError as exc:
             raise ValueError(
                 f"run_store is not a Redis URL redis-py accepts: {shown_url(url)!r} ({exc})"
             ) from None
+        self.client = Redis(connection_pool=pool)
         self.url = url
         self.limits = limits if limits is not None else RunLimits()
         self.max_active_runs = max_active_runs
@@ -95,6 +108,7 @@ class RedisStore:
             keep_ms=round(replay_seconds * 1000),
         )
         self._channel = f"{prefix}cancel"
+        self.tail = Tail(self.client, f"{prefix}wake:{self.worker}")
         self._runs: dict[str, RedisRun] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._opened: asyncio.Task[None] | None = None
@@ -129,6 +143,7 @@ class RedisStore:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tail.aclose()
         await self.client.aclose()
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:

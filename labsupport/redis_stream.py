@@ -143,14 +143,15 @@ class RedisRunStream(Response):
         store, log, run_id = self._store, self._store.log, self._run_id
         loop = asyncio.get_running_loop()
         check_every = store.lease_ms / 2000
-        block_ms = max(1, round(min(self._keepalive, check_every) * 1000))
+        wait = min(self._keepalive, check_every)
+        stream = log.keys(run_id).stream
         cursor = self._after
         if self._has_all:
             return True
         last_write = last_check = loop.time()
         while not self._gone:
             try:
-                entries = await log.read(run_id, cursor, block_ms)
+                entries = await store.tail.read(stream, cursor, wait)
             except RedisError as exc:
                 await write(self._error(cursor + 1, "store_unavailable", store.unavailable(exc)))
                 return True
@@ -169,21 +170,31 @@ class RedisRunStream(Response):
                 last_write = now
             if now - last_check >= check_every:
                 last_check = now
-                if not await self._still_mine(cursor, quiet=not entries):
+                verdict = await self._still_mine(cursor, quiet=not entries)
+                if isinstance(verdict, bytes):
+                    await write(verdict)
+                    return True
+                if not verdict:
                     return False
         return False
 
-    async def _still_mine(self, cursor: int, *, quiet: bool) -> bool:
-        """Renew this reader's claim (False: a newer reader took the run); end a lost run."""
-        store, log = self._store, self._store.log
+    async def _still_mine(self, cursor: int, *, quiet: bool) -> bool | bytes:
+        """True: carry on; False: a newer reader took the run; bytes: end the stream with them.
+
+        Renews this reader's claim, and ends a run whose worker's lease lapsed.
+        """
+        store, log, run_id = self._store, self._store.log, self._run_id
+        vanished = self._error(
+            cursor + 1, "run_lost", "the run store no longer holds this run (was it restarted?)"
+        )
         try:
-            if self._resumable and not await log.renew_reader(
-                self._run_id, self._token, store.lease_ms
-            ):
-                return False
-            if quiet and not await log.alive(self._run_id):
+            if quiet and not await log.alive(run_id):
                 error = self._error(cursor + 1, "run_lost", "the worker running it stopped")
-                await log.append_if_lost(self._run_id, cursor, error, "failed")
+                appended = await log.append_if_lost(run_id, cursor, error, "failed")
+                if not appended and not await log.known(run_id):
+                    return vanished
+            if self._resumable and not await log.renew_reader(run_id, self._token, store.lease_ms):
+                return vanished if not await log.known(run_id) else False
         except RedisError:
             pass  # the next read says so to the client
         return True
