@@ -106,7 +106,7 @@ class Tail:
             finally:
                 self._reading = None
             for name, entries in answer or []:
-                self._deliver(name.decode(), entries)
+                self._deliver(name.decode(), entries, positions)
             # Let the readers just served write and come back before the next read.
             await asyncio.sleep(0)
 
@@ -117,12 +117,15 @@ class Tail:
             # Once more on a fresh connection: the pooled one may predate a Redis restart.
             return await self._client.xread(streams, block=_BLOCK_MS)
 
-    def _deliver(self, stream: str, raw: list[Any]) -> None:
+    def _deliver(self, stream: str, raw: list[Any], positions: dict[str, int]) -> None:
         if stream == self._wake_key:
             self._wake_id = raw[-1][0]
             return
         entries = [parse_entry(raw_id, fields) for raw_id, fields in raw]
+        start = positions[stream]
         for after, future in list(self._waiting.get(stream, ())):
+            if after < start:
+                continue  # joined during the read, from further back: the next read serves it
             mine = [entry for entry in entries if entry.seq > after]
             if mine and not future.done():
                 future.set_result(mine)
