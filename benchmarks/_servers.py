@@ -100,7 +100,8 @@ class _RecordingAgent(MockAgent):
 def _lab_app(spec: dict[str, Any], recorder: _Recorder) -> Any:
     llm = _llm(spec)
     agent = _RecordingAgent(llm, recorder) if spec.get("record") else MockAgent(llm)
-    app = create_app(ServerSettings(llm=llm), agent=agent)
+    store = spec.get("run_store", "memory")  # a Redis URL: runs go through Redis (lesson 8)
+    app = create_app(ServerSettings(llm=llm, run_store=store), agent=agent)
 
     @app.get("/bench/runs")
     async def runs() -> list[dict[str, Any]]:
@@ -241,7 +242,10 @@ def _baseline_app(kind: str, spec: dict[str, Any], recorder: _Recorder) -> Any:
 
 
 def build_app(spec: dict[str, Any]) -> Any:
-    """The ASGI app a spec describes: ``{"kind", "answer_tokens", "tokens_per_second", "record"}``."""
+    """The ASGI app a spec describes: ``{"kind", "answer_tokens", "tokens_per_second", "record"}``.
+
+    A lab spec may add ``"run_store"`` (a Redis URL); ``"label"`` names a server in the results.
+    """
     kind = spec["kind"]
     recorder = _Recorder()
     if kind == "lab":

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from .live_run import Outcome
 
@@ -48,6 +47,27 @@ if seen ~= ARGV[1] then return 0 end
 redis.call('XADD', KEYS[1], ARGV[2], 'd', ARGV[3], 'o', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return 1
+"""
+
+# Append a batch of events in one command (one round trip, one reply to parse): ARGV is
+# maxlen, keep_ms, the last event's outcome ('' if the run goes on), then id, data pairs.
+_APPEND_BATCH = """
+local last = #ARGV - 1
+for i = 4, last, 2 do
+  local added
+  if i == last and ARGV[3] ~= '' then
+    added = redis.pcall('XADD', KEYS[1], 'MAXLEN', ARGV[1], ARGV[i], 'd', ARGV[i + 1], 'o', ARGV[3])
+  else
+    added = redis.pcall('XADD', KEYS[1], 'MAXLEN', ARGV[1], ARGV[i], 'd', ARGV[i + 1])
+  end
+  if type(added) == 'table' and added.err then return 0 end
+end
+if ARGV[3] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('DEL', KEYS[3])
+end
 return 1
 """
 
@@ -120,6 +140,7 @@ class RunLog:
         self.max_events = max_events  # the replay limit: older entries are trimmed
         self.keep_ms = keep_ms  # how long an ended run stays readable
         self._append_if_lost = client.register_script(_APPEND_IF_LOST)
+        self._append_batch = client.register_script(_APPEND_BATCH)
         self._renew_reader = client.register_script(_RENEW_READER)
         self._drop_reader = client.register_script(_DROP_READER)
 
@@ -140,29 +161,25 @@ class RunLog:
 
     async def append(self, run_id: str, seq: int, data: bytes, outcome: Outcome | None) -> bool:
         """Add event ``seq``; False if that seq is taken (the run was ended by someone else)."""
+        return await self.append_many(run_id, [(seq, data, outcome)])
+
+    async def append_many(
+        self, run_id: str, batch: list[tuple[int, bytes, Outcome | None]]
+    ) -> bool:
+        """Add events ``(seq, data, outcome)`` in one round trip; False if a seq was taken.
+
+        Only the last may carry an outcome: then the run's keys start to expire and
+        its lease is dropped, in the same round trip. A Lua script, so a batch is one
+        command for redis-py to pack and one reply to parse.
+        """
         k = self.keys(run_id)
-        fields: dict[Any, Any] = {"d": data}
-        if outcome is not None:
-            fields["o"] = outcome
-        try:
-            if outcome is None:
-                await self.client.xadd(
-                    k.stream, fields, id=entry_id(seq), maxlen=self.max_events, approximate=False
-                )
-                return True
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.xadd(
-                    k.stream, fields, id=entry_id(seq), maxlen=self.max_events, approximate=False
-                )
-                pipe.pexpire(k.stream, self.keep_ms)
-                pipe.pexpire(k.meta, self.keep_ms)
-                pipe.delete(k.lease)
-                await pipe.execute()
-        except ResponseError as exc:
-            if "equal or smaller" in str(exc):
-                return False
-            raise
-        return True
+        last_outcome = batch[-1][2]
+        args: list[Any] = [self.max_events, self.keep_ms, last_outcome or ""]
+        for seq, data, _ in batch:
+            args += [entry_id(seq), data]
+        # A taken seq (someone ended the run) stops the batch there: the caller's run is over.
+        done = await self._append_batch(keys=[k.stream, k.meta, k.lease], args=args)
+        return bool(done)
 
     async def append_if_lost(
         self, run_id: str, last_seq: int, data: bytes, outcome: Outcome

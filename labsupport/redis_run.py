@@ -3,6 +3,10 @@
 The worker that starts a run pulls the agent's events, encodes each for the
 wire and appends it to the run's stream (``labsupport.redis_log``). It keeps
 nothing itself: every reader, on this worker or another, reads the stream.
+Appends go out in batches: while one round trip to Redis is under way, the
+events the agent makes meanwhile wait and go together in the next, so a fast
+answer costs a round trip per batch, not per token (as lesson 7's buffer writes
+everything waiting in one send). The agent waits when ``MAX_PENDING`` events wait.
 Cancelling stops the agent (its ``finally`` runs, the model stops billing) and
 appends an ``error`` event; if someone else ended the run first, the append is
 refused and the cancel says so.
@@ -20,7 +24,10 @@ from .live_run import Outcome, RunCounters
 from .redis_log import RunLog
 from .sse import WireEncoder
 
-__all__ = ["RedisRun"]
+__all__ = ["MAX_PENDING", "RedisRun"]
+
+# Events made but not yet in Redis, at most: a stalled Redis slows the agent down.
+MAX_PENDING = 512
 
 
 class RedisRun:
@@ -44,12 +51,17 @@ class RedisRun:
         self.outcome: Outcome | None = None
         self.next_seq = 0
         self.unread_since: float | None = None  # parked: no reader since then
+        self.ended = asyncio.Event()
         self._events = events
         self._log = log
         self._counters = counters
         self._task: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._pending: list[tuple[int, bytes, Outcome | None]] = []
+        self._waiting = asyncio.Event()  # something is pending
+        self._room = asyncio.Event()  # the pending batch was taken
+        self._last_queued = False
         self._closed = False
-        self.ended = asyncio.Event()
 
     def start(self) -> None:
         if self._task is None:
@@ -58,17 +70,42 @@ class RedisRun:
                 self._produce(), name=f"run {self.run_id}"
             )
 
-    async def _append(self, event: Event, outcome: Outcome | None = None) -> bool:
-        data = self.encoder.encode(event)
+    # --- appending, in batches ------------------------------------------------------
+
+    def _queue(self, event: Event, outcome: Outcome | None = None) -> None:
         if outcome is None and event.type in TERMINAL_TYPES:
             outcome = "completed" if event.type == "done" else "failed"
-        if not await self._log.append(self.run_id, event.seq, data, outcome):
-            self._end("failed")  # ended by another worker (the run was declared lost)
-            return False
+        self._pending.append((event.seq, self.encoder.encode(event), outcome))
         self.next_seq = event.seq + 1
-        if outcome is not None:
-            self._end(outcome)
-        return True
+        self._last_queued = outcome is not None
+        self._waiting.set()
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Send what is pending, a batch per round trip, until the last event is in."""
+        try:
+            while True:
+                await self._waiting.wait()
+                self._waiting.clear()
+                batch, self._pending = self._pending, []
+                self._room.set()
+                if not batch:
+                    continue
+                if not await self._log.append_many(self.run_id, batch):
+                    self._stop("failed")  # another worker declared the run lost
+                    return
+                if batch[-1][2] is not None:
+                    self._end(batch[-1][2])
+                    return
+        except RedisError:
+            # The store is gone: nobody can read what we append, so stop paying for it.
+            self._stop("failed")
+
+    def _stop(self, outcome: Outcome) -> None:
+        self._end(outcome)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     def _end(self, outcome: Outcome) -> None:
         if self.outcome is not None:
@@ -82,25 +119,29 @@ class RedisRun:
         else:
             counters.runs_cancelled += 1
         counters.active_runs -= 1
+        self._room.set()
         self.ended.set()
 
     def _error(self, code: str, message: str) -> ErrorEvent:
         return ErrorEvent(run_id=self.run_id, seq=self.next_seq, code=code, message=message)
 
+    # --- the agent ------------------------------------------------------------------
+
     async def _produce(self) -> None:
         try:
             async for event in self._events:
-                if not await self._append(event) or self.outcome is not None:
+                self._queue(event)
+                if self._last_queued:
                     return
-            await self._append(self._error("internal_error", "the agent stopped without an end"))
+                while len(self._pending) >= MAX_PENDING and self.outcome is None:
+                    self._room.clear()
+                    await self._room.wait()
+            self._queue(self._error("internal_error", "the agent stopped without an end"))
         except asyncio.CancelledError:
             raise
-        except RedisError:
-            # The store is gone: nobody can read what we append, so stop paying for it.
-            self._end("failed")
         except Exception as exc:  # a bug in the agent or encoder must still end the run
-            if self.outcome is None:
-                await self._append(self._error("internal_error", f"{type(exc).__name__}: {exc}"))
+            if not self._last_queued:
+                self._queue(self._error("internal_error", f"{type(exc).__name__}: {exc}"))
         finally:
             await self._close_agent()
 
@@ -115,18 +156,15 @@ class RedisRun:
 
     async def cancel(self, code: str, message: str) -> bool:
         """Stop the agent now and end the stream with an ``error`` event; False if it had ended."""
-        if self.outcome is not None:
+        if self.outcome is not None or self._last_queued:
             return False
         task = self._task
         if task is not None and not task.done():
             task.cancel()
             await asyncio.wait({task})
         await self._close_agent()
-        if self.outcome is not None:  # it finished while we waited for it to stop
+        if self.outcome is not None or self._last_queued:  # it ended while we stopped it
             return False
-        try:
-            appended = await self._append(self._error(code, message), "cancelled")
-        except RedisError:
-            self._end("cancelled")  # the agent is stopped; the store will not hear of it
-            return True
-        return appended
+        self._queue(self._error(code, message), "cancelled")
+        await self.ended.wait()
+        return self.outcome == "cancelled"

@@ -155,7 +155,7 @@ def start_workers(
             workers._launch(env)
         workers._wait_ready(env.get("LAB_TOKEN"))
         if nginx:
-            workers.proxy = start_nginx(workers.worker_urls, buffering=False, name=name)
+            workers.proxy = start_nginx(workers.worker_urls, gzip=False, buffering=False, name=name)
     except BaseException:
         workers.stop()
         raise
