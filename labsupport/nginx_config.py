@@ -206,7 +206,8 @@ def render_config(
         f"error_log {_quote(w / 'error.log')} info;",
         _user_line(),
         "events {",
-        "    worker_connections 1024;",
+        # A proxied stream holds two connections (client and upstream): room for 2,000 streams.
+        "    worker_connections 4096;",
         "}",
         "http {",
         f"    access_log {_quote(w / 'access.log')};",

@@ -2,7 +2,7 @@
 
     >>> redis = start_redis()                                          # doctest: +SKIP
     >>> workers = start_workers(2, run_store=redis.url)                # doctest: +SKIP
-    >>> workers.url            # nginx: request 1 to worker 0, request 2 to worker 1, ...
+    >>> workers.url            # nginx: request 1 to worker 0, request 2 to worker 1  # doctest: +SKIP
     'http://127.0.0.1:40311'
 
 This is what production looks like to a stream: a reconnection lands on
