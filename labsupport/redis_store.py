@@ -32,8 +32,9 @@ from fastapi.responses import Response
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from .events import ErrorEvent, Event
-from .live_run import Outcome, RunCounters, RunLimits
+from .events import Event
+from .live_run import RunCounters, RunLimits
+from .redis_cancel import cancel_elsewhere, listen_for_cancels
 from .redis_log import RunLog
 from .redis_run import RedisRun
 from .redis_stream import RedisRunStream
@@ -47,9 +48,6 @@ __all__ = ["DEFAULT_LEASE_SECONDS", "RedisStore", "shown_url"]
 # Long enough that a busy event loop renews in time, short enough that a reader of a dead
 # worker's run hears of it within a few seconds (at most about 1.5 leases).
 DEFAULT_LEASE_SECONDS = 3.0
-# How long a cancel sent to another worker waits to see the run's last event.
-_CANCEL_WAIT_SECONDS = 5.0
-_RESUBSCRIBE_SECONDS = 0.5
 # Connections per worker: appends are short, and every waiting reader shares one (``Tail``).
 _MAX_CONNECTIONS = 64
 _POOL_WAIT_SECONDS = 10.0
@@ -134,7 +132,7 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(self.unavailable(exc)) from None
         self._spawn(self._renew_leases())
-        self._spawn(self._listen_for_cancels())
+        self._spawn(listen_for_cancels(self.client, self._channel, self._cancel_if_here))
 
     async def aclose(self) -> None:
         for run in list(self._runs.values()):
@@ -280,61 +278,18 @@ class RedisStore:
             return "cancelled", run.next_seq
         await self.open()
         try:
-            return await self._cancel_elsewhere(run_id, code, message)
+            return await cancel_elsewhere(
+                self.log, self._channel, run_id, code, message, wait_ms=self.lease_ms // 2
+            )
         except RedisError as exc:
             raise StoreUnavailable(self.unavailable(exc)) from None
 
-    async def _cancel_elsewhere(self, run_id: str, code: str, message: str) -> tuple[str, int]:
-        """Ask the worker driving the run to stop it, and wait for the run's last event."""
-        meta = await self.log.meta(run_id)
-        if meta is None:
-            raise UnknownRun(f"run {run_id} is unknown to the run store")
-        after = meta.last.seq if meta.last else -1
-        if meta.last is not None and meta.last.outcome is not None:
-            raise RunConflict(f"run {run_id} already ended: {meta.last.outcome}")
-        await self.client.publish(self._channel, run_id)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _CANCEL_WAIT_SECONDS
-        while loop.time() < deadline:
-            entries = await self.log.read(run_id, after, self.lease_ms // 2)
-            for entry in entries:
-                if entry.outcome is not None:
-                    return self._cancel_answer(run_id, entry.seq, entry.outcome)
-            if entries:
-                after = entries[-1].seq
-            elif not await self.log.alive(run_id):  # nobody drives it: end it here
-                event = ErrorEvent(run_id=run_id, seq=after + 1, code=code, message=message)
-                error = LabEncoder().encode(event)
-                if await self.log.append_if_lost(run_id, after, error, "cancelled"):
-                    return "cancelled", after + 2
-        raise StoreUnavailable(
-            f"run {run_id} did not end within {_CANCEL_WAIT_SECONDS:g} s of cancel"
-        )
-
-    @staticmethod
-    def _cancel_answer(run_id: str, last_seq: int, outcome: Outcome) -> tuple[str, int]:
-        if outcome != "cancelled":
-            raise RunConflict(f"run {run_id} already ended: {outcome}")
-        return outcome, last_seq + 1
-
     # --- this worker's background tasks ------------------------------------------
 
-    async def _listen_for_cancels(self) -> None:
-        """Cancel the runs this worker drives when any worker is asked to."""
-        while True:
-            pubsub = self.client.pubsub()
-            try:
-                await pubsub.subscribe(self._channel)
-                async for note in pubsub.listen():
-                    if note["type"] == "message":
-                        run = self._runs.get(note["data"].decode())
-                        if run is not None:
-                            self._spawn(run.cancel("cancelled", "the run was cancelled on request"))
-            except (RedisError, OSError):
-                await asyncio.sleep(_RESUBSCRIBE_SECONDS)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    def _cancel_if_here(self, run_id: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            self._spawn(run.cancel("cancelled", "the run was cancelled on request"))
 
     async def _renew_leases(self) -> None:
         """Keep the leases of this worker's runs; cancel parked runs nobody came back for."""
