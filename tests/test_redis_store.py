@@ -227,3 +227,13 @@ def test_an_unreachable_redis_is_named_at_start_and_answered_503() -> None:
         assert response.status_code == 503
         assert url in response.json()["detail"]
         assert httpx.get(f"{server}/stats").status_code == 200  # still serving
+
+
+def test_a_server_started_from_a_notebook_names_an_unreachable_redis() -> None:
+    from labsupport.kernel_server import start_server
+
+    app = create_app(ServerSettings(run_store="redis://127.0.0.1:1/0"))
+    with pytest.raises(
+        RuntimeError, match=r"run store at redis://127\.0\.0\.1:1/0 does not answer"
+    ):
+        start_server(app, name="test_redis_store-unreachable")
