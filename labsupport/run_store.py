@@ -174,7 +174,13 @@ def open_run_store(
             limits=limits, replay_seconds=replay_seconds, max_active_runs=max_active_runs
         )
         return InProcessStore(registry)
-    from .redis_store import RedisStore  # redis-py loads only when a Redis store is asked for
+    try:  # redis-py loads only when a Redis store is asked for: it is the `redis` extra
+        from .redis_store import RedisStore
+    except ImportError as exc:
+        raise ImportError(
+            f"run_store={spec!r} needs redis-py, the kit's `redis` extra: "
+            f'pip install -e ".[redis]" ({exc})'
+        ) from None
 
     return RedisStore(
         spec, limits=limits, replay_seconds=replay_seconds, max_active_runs=max_active_runs
