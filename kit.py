@@ -349,11 +349,18 @@ def react(args: Sequence[str] = ()) -> int:
 # mostly waits (a hub spawning a server, kernels, a browser) and the machine may have 2 cores.
 # The timing-sensitive unit and browser tests share their stage only with the hub test, which
 # is idle while a user's server spawns.
-SLOW_SUITES = ["tests/hub", "tests/lessons", "tests/browser/test_students_seat.py"]
+SLOW_SUITES = [
+    "tests/hub",
+    "tests/lessons",
+    "tests/browser/test_students_seat.py",
+    "tests/workers",
+]
 STAGES: list[dict[str, list[str]]] = [
     {
         "unit and browser tests": ["tests", *(f"--ignore={path}" for path in SLOW_SUITES)],
         "JupyterHub": ["tests/hub"],
+        # Worker processes behind nginx on a shared Redis; mostly waiting on paced runs.
+        "many workers": ["tests/workers"],
     },
     # Each notebook whole on one worker (its cells share a kernel).
     {"notebooks (nbval)": ["notebooks", "solution", *NBVAL_ARGS, "-n", "4", "--dist", "loadfile"]},

@@ -45,7 +45,7 @@ class ServerProcess:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        self.kind: str = spec["kind"]
+        self.kind: str = spec.get("label", spec["kind"])  # two lab servers need two names
         self._proc = subprocess.Popen(
             [sys.executable, str(_SERVE), json.dumps(spec)],
             stdin=subprocess.PIPE,

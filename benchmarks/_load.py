@@ -29,7 +29,7 @@ import psutil
 from _harness import RssSampler, ServerProcess, percentile
 from _servers import QUESTION
 
-__all__ = ["concurrency", "slow_consumer"]
+__all__ = ["concurrency", "slow_consumer", "storm"]
 
 _HEADERS = {"Accept": "text/event-stream"}
 _TOKEN_BLOCK = b"event: token\n"
@@ -74,9 +74,10 @@ async def _one_stream(
     }
 
 
-async def _storm(
+async def storm(
     url: str, headers: dict[str, str], streams: int, ramp: float, rate: float
 ) -> dict[str, Any]:
+    """Open ``streams`` paced streams to ``url`` over ``ramp`` seconds; completion and lateness."""
     limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=0)
     open_now = [0, 0]  # open right now, most open at once
     async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as http:
@@ -113,7 +114,7 @@ def concurrency(
     cpu_client, cpu_server = client.cpu_times(), server.cpu_times()
     start = time.perf_counter()
     with RssSampler(proc.pid) as rss:
-        result = asyncio.run(_storm(proc.url, proc.headers, streams, ramp, rate))
+        result = asyncio.run(storm(proc.url, proc.headers, streams, ramp, rate))
     wall = time.perf_counter() - start
     c2, s2 = client.cpu_times(), server.cpu_times()
     result.update(

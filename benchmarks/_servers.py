@@ -37,6 +37,7 @@ from starlette.routing import Route
 
 from labsupport.agent import achat_stream, chat_stream
 from labsupport.agent_api import MockAgent
+from labsupport.auth import token_from_env
 from labsupport.events import Event, TokenEvent
 from labsupport.longanswer import LongAnswerLLM
 from labsupport.server import ServerSettings, create_app
@@ -100,7 +101,9 @@ class _RecordingAgent(MockAgent):
 def _lab_app(spec: dict[str, Any], recorder: _Recorder) -> Any:
     llm = _llm(spec)
     agent = _RecordingAgent(llm, recorder) if spec.get("record") else MockAgent(llm)
-    app = create_app(ServerSettings(llm=llm), agent=agent)
+    store = spec.get("run_store", "memory")  # a Redis URL: runs go through Redis (lesson 8)
+    # Workers behind one nginx share the secret their parent put in $LAB_TOKEN.
+    app = create_app(ServerSettings(llm=llm, run_store=store), agent=agent, token=token_from_env())
 
     @app.get("/bench/runs")
     async def runs() -> list[dict[str, Any]]:
@@ -241,7 +244,10 @@ def _baseline_app(kind: str, spec: dict[str, Any], recorder: _Recorder) -> Any:
 
 
 def build_app(spec: dict[str, Any]) -> Any:
-    """The ASGI app a spec describes: ``{"kind", "answer_tokens", "tokens_per_second", "record"}``."""
+    """The ASGI app a spec describes: ``{"kind", "answer_tokens", "tokens_per_second", "record"}``.
+
+    A lab spec may add ``"run_store"`` (a Redis URL); ``"label"`` names a server in the results.
+    """
     kind = spec["kind"]
     recorder = _Recorder()
     if kind == "lab":

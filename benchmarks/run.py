@@ -25,6 +25,7 @@ from typing import Any
 
 import _kernel
 import _load
+import _redis
 import _viewcost
 import _wire
 from _harness import servers
@@ -309,6 +310,63 @@ def notebooks(s: dict[str, Any], notes: dict[str, Any]) -> list[Metric]:
     ]
 
 
+def redis_store(s: dict[str, Any], notes: dict[str, Any]) -> list[Metric]:
+    r = _redis.first_event_and_throughput(
+        s["ttfe_rounds"], s["throughput_tokens"], s["throughput_rounds"], s["stream_tokens"]
+    )
+    first, rates = r["first_event"], r["throughput"]
+    lab_first, redis_first = first["lab"]["p50_ms"], first["lab_redis"]["p50_ms"]
+    lab_rate, redis_rate = rates["lab"]["events_per_s"], rates["lab_redis"]["events_per_s"]
+    details = {"first_event": first, "throughput": rates, "throughput_cpu_s": r["cpu_s"]}
+    return [
+        Metric(
+            "redis_ttfe_p50",
+            "time to first event, runs in Redis (p50)",
+            redis_first,
+            "ms",
+            "lab, runs in process",
+            lab_first,
+            "<= 1.5x",
+            redis_first <= 1.5 * lab_first,
+            details=details,
+        ),
+        Metric(
+            "redis_throughput",
+            "throughput, runs in Redis",
+            redis_rate,
+            "events/s",
+            "lab, runs in process",
+            lab_rate,
+            ">= 0.7x",
+            redis_rate >= 0.7 * lab_rate,
+            better="higher",
+            details=details,
+        ),
+    ]
+
+
+def redis_workers(s: dict[str, Any], notes: dict[str, Any]) -> list[Metric]:
+    n, rate, tokens = s["streams"], s["stream_rate"], s["stream_tokens"]
+    spec = {"kind": "starlette", "answer_tokens": tokens, "tokens_per_second": rate}
+    with servers(spec) as (proc,):  # first, alone: the two setups would compete for the cores
+        base = _load.concurrency(proc, n, rate, tokens, s["ramp_seconds"])
+    lab = _redis.workers_storm(2, n, rate, tokens, s["ramp_seconds"])
+    details = {"servers": {"2 workers + redis + nginx": lab, "starlette": base}, "streams": n}
+    return [
+        Metric(
+            "workers_lateness_p99",
+            f"token lateness, {n} streams, 2 workers + Redis behind nginx (p99)",
+            lab["lateness_p99_ms"],
+            "ms",
+            BASELINE + " paced, one process",
+            base["lateness_p99_ms"],
+            f"<= 100 ms, all {n} complete",
+            lab["lateness_p99_ms"] <= 100 and lab["completed"] == n,
+            details=details,
+        )
+    ]
+
+
 MEASURES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Metric]]] = {
     "ttfe": ttfe,
     "throughput": throughput,
@@ -318,6 +376,8 @@ MEASURES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Metric]]] = 
     "view": view,
     "widget": widget,
     "notebooks": notebooks,
+    "redis_store": redis_store,
+    "redis_workers": redis_workers,
 }
 
 

@@ -39,11 +39,11 @@ import logging
 import socket
 import threading
 import time
-from types import TracebackType
 from typing import Any
 
 import uvicorn
 
+from .handles import Handle
 from .jupyter_base import jupyter_base_url
 from .kernel_io import PortInUseError, bind_loopback, capture_uvicorn_logs, log_lines
 from .lab_url import auth_headers, with_token
@@ -59,7 +59,7 @@ _registry_lock = threading.Lock()
 _servers: dict[str, ServerHandle] = {}
 
 
-class ServerHandle:
+class ServerHandle(Handle):
     """A server running in the background of this process: its ``url``, ``stop()``, ``restart()``."""
 
     def __init__(
@@ -140,17 +140,6 @@ class ServerHandle:
         state = "running" if self.running else "stopped"
         open_to_all = "" if self._token is not None else ", no secret"
         return f"<ServerHandle {self.name!r} {self.base_url} {state}{open_to_all}>"
-
-    def __enter__(self) -> ServerHandle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _start(self) -> None:
         sock = bind_loopback(self.host, self.port)

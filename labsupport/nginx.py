@@ -32,8 +32,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 
+from .handles import Handle, free_port
 from .lab_url import split_token, with_token
 from .nginx_binary import INSTALL_HINT, NginxNotFound, NginxStartError, find_nginx, require_nginx
 from .nginx_config import AccelBuffering, render_config
@@ -56,20 +56,13 @@ _registry_lock = threading.Lock()
 _proxies: dict[str, NginxProxy] = {}
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _accepts(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-class NginxProxy:
+class NginxProxy(Handle):
     """A running nginx: ``url``, ``config``, ``error_log()``, ``stop()``; also a context manager."""
 
     def __init__(
@@ -119,20 +112,11 @@ class NginxProxy:
                 lines += (self.workdir / name).read_text(errors="replace").splitlines()
         return lines
 
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"<NginxProxy {self.name!r} {self.base_url} -> {self.upstream} {state}>"
+    def _address(self) -> str:
+        return self.base_url
 
-    def __enter__(self) -> NginxProxy:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _detail(self) -> str:
+        return f"-> {self.upstream}"
 
     def _start(self) -> None:
         (self.workdir / "nginx.conf").write_text(self.config)
@@ -199,7 +183,7 @@ def _launch(
     last_error: NginxStartError | None = None
     for _attempt in range(_START_ATTEMPTS):
         workdir = Path(tempfile.mkdtemp(prefix="lab-nginx-"))
-        port = _free_port()
+        port = free_port()
         proxy = NginxProxy(
             name=name,
             upstream=upstream,
@@ -222,8 +206,25 @@ def _launch(
     raise last_error
 
 
+def _without_secret(
+    upstream: str | Sequence[str],
+) -> tuple[str | Sequence[str], str | None]:
+    """The upstream URL(s) without their ``?token=``, and the secret they share (or None)."""
+    if isinstance(upstream, str):
+        return split_token(upstream)
+    if not isinstance(upstream, (list, tuple)):
+        return upstream, None  # refused, with its name, by the config
+    pairs = [split_token(url) if isinstance(url, str) else (url, None) for url in upstream]
+    secrets = {token for _, token in pairs}
+    if len(secrets) > 1:
+        raise ValueError(
+            "the upstreams carry different secrets; workers behind one nginx share one"
+        )
+    return [url for url, _ in pairs], secrets.pop() if secrets else None
+
+
 def start_nginx(
-    upstream: str,
+    upstream: str | Sequence[str],
     *,
     accel_buffering: AccelBuffering = "honour",
     gzip: bool = True,
@@ -235,8 +236,9 @@ def start_nginx(
 ) -> NginxProxy:
     """Start nginx on a free 127.0.0.1 port as a reverse proxy for ``upstream``; returns its handle.
 
-    ``upstream`` is the server's URL, such as ``server.url``: its secret (``?token=``)
-    stays out of nginx's config and comes back on the proxy's ``url``.
+    ``upstream`` is the server's URL, such as ``server.url``, or a list of several that
+    nginx balances round-robin: their secret (``?token=``) stays out of nginx's config
+    and comes back on the proxy's ``url``.
 
     ``accel_buffering``: ``"honour"`` the upstream's ``X-Accel-Buffering: no`` (nginx's
     default) or ``"ignore"`` it. ``gzip``: compress event streams. ``buffering=False``
@@ -250,9 +252,7 @@ def start_nginx(
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
-    token = None
-    if isinstance(upstream, str):  # anything else is refused, with its name, by the config
-        upstream, token = split_token(upstream)
+    upstream, token = _without_secret(upstream)
 
     def config_for(port: int, workdir: Path) -> str:
         return render_config(
@@ -272,7 +272,8 @@ def start_nginx(
         old = _proxies.pop(name, None)
     if old is not None:
         old.stop()
-    proxy = _launch(name, upstream, binary, config_for, token)
+    shown = upstream if isinstance(upstream, str) else " ".join(upstream)
+    proxy = _launch(name, shown, binary, config_for, token)
     with _registry_lock:
         _proxies[name] = proxy
     return proxy

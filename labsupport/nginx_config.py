@@ -13,6 +13,11 @@
         }
     }
 
+Several upstreams (``render_config(["http://127.0.0.1:8001", "http://127.0.0.1:8002"], ...)``)
+become one ``upstream`` block that nginx balances round-robin, request by request:
+the first request goes to the first server, the next to the second, and so on
+(lesson 8's workers). A server that refuses connections is skipped.
+
 What the knobs mean for a stream: nginx relays a response piece by piece when
 the upstream sends ``X-Accel-Buffering: no`` (the lab server does), and buffers
 it otherwise; with compression on (``gzip``, common for text) a buffered event
@@ -74,6 +79,21 @@ def _check_upstream(upstream: object) -> str:
         raise ValueError(f"upstream has a bad port: {upstream!r} ({exc})") from None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"http://{host}:{port or 80}"
+
+
+def _upstream_lines(upstream: object) -> tuple[list[str], str]:
+    """The ``upstream`` block (none for one server) and what ``proxy_pass`` names."""
+    if not isinstance(upstream, (list, tuple)) or not upstream:
+        return [], _check_upstream(upstream)  # one URL, or the error that says what one is
+    servers = [_check_upstream(url).removeprefix("http://") for url in upstream]
+    block = ["    upstream lab_workers {", *(f"        server {s};" for s in servers), "    }"]
+    return block, "http://lab_workers"
+
+
+def _host_header(block: list[str]) -> list[str]:
+    # Through an upstream block nginx would send "Host: lab_workers"; pass the client's own
+    # Host instead, so each worker's host check sees the name the client used.
+    return ["proxy_set_header Host $http_host;"] if block else []
 
 
 def _check_timeout(read_timeout: object) -> int | None:
@@ -157,7 +177,7 @@ def _user_line() -> str:
 
 
 def render_config(
-    upstream: str,
+    upstream: str | Sequence[str],
     *,
     port: int,
     workdir: Path,
@@ -169,9 +189,11 @@ def render_config(
 ) -> str:
     """The nginx config that serves ``127.0.0.1:port`` as a reverse proxy in front of ``upstream``.
 
+    ``upstream`` is one base URL, or several that nginx balances round-robin.
+
     Every path nginx writes is inside ``workdir``. Arguments as ``start_nginx``.
     """
-    target = _check_upstream(upstream)
+    block, target = _upstream_lines(upstream)
     _check_knobs(accel_buffering, gzip, buffering, port)
     knobs = _server_knobs(accel_buffering, gzip, buffering, _check_timeout(read_timeout))
     extra = _check_directives(directives)
@@ -184,7 +206,8 @@ def render_config(
         f"error_log {_quote(w / 'error.log')} info;",
         _user_line(),
         "events {",
-        "    worker_connections 1024;",
+        # A proxied stream holds two connections (client and upstream): room for 2,000 streams.
+        "    worker_connections 4096;",
         "}",
         "http {",
         f"    access_log {_quote(w / 'access.log')};",
@@ -193,9 +216,10 @@ def render_config(
         f"    fastcgi_temp_path {_quote(w / 'fastcgi')};",
         f"    uwsgi_temp_path {_quote(w / 'uwsgi')};",
         f"    scgi_temp_path {_quote(w / 'scgi')};",
+        *block,
         "    server {",
         f"        listen 127.0.0.1:{port};",
-        *(f"        {line}" for line in knobs),
+        *(f"        {line}" for line in [*_host_header(block), *knobs]),
         "        location / {",
         f"            proxy_pass {target};",
         *(f"            {line}" for line in extra),

@@ -10,7 +10,7 @@ labsupport.run_errors.RunGone: run run_a no longer keeps those events
 
 from __future__ import annotations
 
-__all__ = ["RunConflict", "RunError", "RunGone", "TooManyRuns", "UnknownRun"]
+__all__ = ["RunConflict", "RunError", "RunGone", "StoreUnavailable", "TooManyRuns", "UnknownRun"]
 
 
 class RunError(Exception):
@@ -31,3 +31,7 @@ class RunConflict(RunError):
 
 class TooManyRuns(RunError):
     """The server already holds as many active runs as it allows; no new run was created."""
+
+
+class StoreUnavailable(ConnectionError):
+    """The shared run store (Redis) does not answer; the message names it. Not the run's fault."""

@@ -24,10 +24,24 @@ from .live_run import Run, RunCounters, RunLimits
 from .run_errors import TooManyRuns, UnknownRun
 from .sse import WireEncoder
 
-__all__ = ["DEFAULT_MAX_ACTIVE_RUNS", "RunRegistry"]
+__all__ = ["DEFAULT_MAX_ACTIVE_RUNS", "RunRegistry", "take_slot"]
 
 # Well above lesson 7's 100 streams and the benchmarks' 1,000, well below what exhausts a laptop.
 DEFAULT_MAX_ACTIVE_RUNS = 2000
+
+
+def take_slot(counters: RunCounters, check_room: Callable[[], None]) -> Callable[[], None]:
+    """Count one more active run once ``check_room()`` allows it; returns what frees it."""
+    check_room()
+    counters.active_runs += 1
+    held = [True]
+
+    def release() -> None:
+        if held:
+            held.clear()
+            counters.active_runs -= 1
+
+    return release
 
 
 class RunRegistry:
@@ -100,16 +114,7 @@ class RunRegistry:
         Returns the function that frees the slot again (calling it twice frees it once).
         Raises ``TooManyRuns`` (and takes nothing) when ``max_active_runs`` are active.
         """
-        self.check_room()
-        self.counters.active_runs += 1
-        held = [True]
-
-        def release() -> None:
-            if held:
-                held.clear()
-                self.counters.active_runs -= 1
-
-        return release
+        return take_slot(self.counters, self.check_room)
 
     def get(self, run_id: str) -> Run | None:
         """The run with this id, or ``None``."""

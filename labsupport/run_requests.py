@@ -8,19 +8,25 @@ is where the runs' errors become status codes (``STATUS``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from .agent_api import Agent
 from .numbering import new_run_id
 from .request_checks import DEFAULT_MAX_BODY_BYTES, check_message, problem, read_json
-from .run_errors import RunConflict, RunError, RunGone, TooManyRuns, UnknownRun
-from .run_registry import RunRegistry
-from .run_stream import RunStream
+from .run_errors import (
+    RunConflict,
+    RunError,
+    RunGone,
+    StoreUnavailable,
+    TooManyRuns,
+    UnknownRun,
+)
+from .run_store import InProcessStore, RunStore
 from .sse import LabEncoder, WireEncoder, parse_last_event_id
 
 __all__ = ["STATUS", "DialectParser", "Lab", "cancel", "dialect_endpoint", "replay_chat", "stream"]
@@ -51,7 +57,7 @@ class Lab:
     """What one app instance shares between requests."""
 
     agent: Agent
-    runs: RunRegistry = field(default_factory=RunRegistry)
+    runs: RunStore = field(default_factory=InProcessStore)
     k: int = 3
     resumable: bool = False
     keepalive_seconds: float = 15.0
@@ -93,6 +99,18 @@ class Lab:
         self.runs.cancel_all("server_shutdown", "the server is shutting down")
 
 
+class _Deferred(Response):
+    """A response decided when it is sent, for answers that need the run store's word first."""
+
+    def __init__(self, decide: Callable[[], Awaitable[Response]]) -> None:
+        super().__init__()
+        self._decide = decide
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._decide()
+        await response(scope, receive, send)
+
+
 def _refused(exc: RunError) -> JSONResponse:
     status = STATUS[type(exc)]
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
@@ -118,11 +136,17 @@ def start(
     except (TypeError, ValueError) as exc:  # the agent refused the request before any event
         return problem(422, str(exc))
     # The lab's own dialect resumes after an event id; a replayable one from its first chunk.
-    resumable = lab.resumable and (encoder is None or replayable)
+    resumable = lab.resumable and (encoder is None or (replayable and lab.runs.replays_dialects))
     if encoder is None:
         encoder = LabEncoder(retry_ms=_RECONNECT_MS if resumable else None)
-    run = lab.runs.new_run(run_id, message, events, encoder, resumable=resumable)
-    return RunStream(lab.runs, run, 0, keepalive_seconds=lab.keepalive_seconds)
+    return lab.runs.start(
+        run_id,
+        message,
+        events,
+        encoder,
+        resumable=resumable,
+        keepalive_seconds=lab.keepalive_seconds,
+    )
 
 
 def resume(lab: Lab, message: str, last_event_id: str) -> Response:
@@ -137,22 +161,18 @@ def resume(lab: Lab, message: str, last_event_id: str) -> Response:
             "this server does not resume runs (start it with ServerSettings(resumable=True)); "
             "a dropped connection already stopped the run",
         )
-    try:
-        run = lab.runs.lookup(run_id)
-        if run.expired:
-            raise RunGone(
-                f"run {run_id} was cancelled: nobody reconnected within {lab.runs.limits.grace:g} s"
+
+    async def respond() -> Response:
+        try:
+            return await lab.runs.resume(
+                run_id, seq, message, keepalive_seconds=lab.keepalive_seconds
             )
-        if not run.resumable or not isinstance(run.encoder, LabEncoder):
-            raise RunConflict(f"run {run_id} cannot be resumed: it is not a lab stream")
-        if run.message != message:
-            raise RunConflict(
-                f"Last-Event-ID names run {run_id}, which answers a different message"
-            )
-        cursor = run.resume_cursor(seq)
-    except RunError as exc:
-        return _refused(exc)
-    return RunStream(lab.runs, run, cursor, keepalive_seconds=lab.keepalive_seconds, resumed=True)
+        except RunError as exc:
+            return _refused(exc)
+        except StoreUnavailable as exc:
+            return problem(503, str(exc))
+
+    return _Deferred(respond)
 
 
 def stream(lab: Lab, request: Request, message: str) -> Response:
@@ -167,12 +187,14 @@ async def cancel(lab: Lab, run_id: str) -> JSONResponse:
     """Stop a run now, read or not; its stream ends with an ``error`` event."""
     lab.runs.cancel_requested()
     try:
-        run = lab.runs.lookup(run_id)
+        outcome, produced = await lab.runs.cancel(
+            run_id, "cancelled", "the run was cancelled on request"
+        )
     except RunError as exc:
         return _refused(exc)
-    if not await asyncio.shield(run.cancel("cancelled", "the run was cancelled on request")):
-        return problem(409, f"run {run_id} already ended: {run.outcome}")
-    return JSONResponse({"run_id": run_id, "outcome": run.outcome, "events": run.produced})
+    except StoreUnavailable as exc:
+        return problem(503, str(exc))
+    return JSONResponse({"run_id": run_id, "outcome": outcome, "events": produced})
 
 
 def replay_chat(lab: Lab, chat_id: str) -> Response:
@@ -184,19 +206,19 @@ def replay_chat(lab: Lab, chat_id: str) -> Response:
     run_id = lab.chats.get(chat_id)
     if run_id is None:
         return Response(status_code=204)
-    try:
-        run = lab.runs.lookup(run_id)
-        if run.expired:
-            raise RunGone(
-                f"run {run_id} was cancelled: nobody reconnected within {lab.runs.limits.grace:g} s"
-            )
-        cursor = run.resume_cursor(-1)
-    except UnknownRun:
-        lab.chats.pop(chat_id, None)
-        return Response(status_code=204)
-    except RunError as exc:
-        return _refused(exc)
-    return RunStream(lab.runs, run, cursor, keepalive_seconds=lab.keepalive_seconds, resumed=True)
+
+    async def respond() -> Response:
+        try:
+            return await lab.runs.replay(run_id, keepalive_seconds=lab.keepalive_seconds)
+        except UnknownRun:
+            lab.chats.pop(chat_id, None)
+            return Response(status_code=204)
+        except RunError as exc:
+            return _refused(exc)
+        except StoreUnavailable as exc:
+            return problem(503, str(exc))
+
+    return _Deferred(respond)
 
 
 def dialect_endpoint(
@@ -221,7 +243,12 @@ def dialect_endpoint(
         if isinstance(checked, Response):
             return checked
         response = start(lab, checked, encoder, replayable=replayable)
-        if replayable and lab.resumable and isinstance(response, RunStream):
+        if (
+            replayable
+            and lab.resumable
+            and lab.runs.replays_dialects
+            and "x-run-id" in response.headers
+        ):
             assert isinstance(payload, dict)  # parse accepted it
             lab.remember_chat(str(payload["id"]), response.headers["x-run-id"])
         return response

@@ -34,7 +34,8 @@ Every endpoint but the page and the API docs requires the server's secret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -48,8 +49,8 @@ from .host_guard import HostGuard
 from .live_run import RunLimits
 from .openai_endpoint import create_openai_router
 from .request_checks import check_message, read_json_message
-from .run_registry import RunRegistry
 from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, replay_chat, stream
+from .run_store import open_run_store
 from .server_settings import DEFAULT_CORS_ORIGINS, ServerSettings
 from .sse import MEDIA_TYPE
 
@@ -135,6 +136,7 @@ def create_app(
         )
     lab = _lab(settings, agent)
     app = FastAPI(
+        lifespan=_store_lifespan(lab),
         title="labsupport streaming server",
         summary="The lab agent's events as Server-Sent Events.",
         version="0.1.0",
@@ -216,8 +218,9 @@ def _lab(settings: ServerSettings, agent: Agent) -> Lab:
     limits = RunLimits(grace=settings.resume_grace_seconds, replay_events=settings.replay_events)
     return Lab(
         agent=agent,
-        runs=RunRegistry(
-            limits=limits,
+        runs=open_run_store(
+            settings.run_store,
+            limits,
             replay_seconds=settings.replay_seconds,
             max_active_runs=settings.max_active_runs,
         ),
@@ -227,6 +230,20 @@ def _lab(settings: ServerSettings, agent: Agent) -> Lab:
         max_message_chars=settings.max_message_chars,
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+def _store_lifespan(lab: Lab) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Connect the run store when the server starts (a bad URL fails here) and close it at exit."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await lab.runs.open()
+        try:
+            yield
+        finally:
+            await lab.runs.aclose()
+
+    return lifespan
 
 
 def _add_dialects(app: FastAPI, lab: Lab) -> None:

@@ -15,6 +15,7 @@ from .host_guard import host_name
 from .mockllm import MockLLM
 from .request_checks import DEFAULT_MAX_BODY_BYTES
 from .run_registry import DEFAULT_MAX_ACTIVE_RUNS
+from .run_store import check_store_url
 
 __all__ = ["DEFAULT_CORS_ORIGINS", "ServerSettings"]
 
@@ -68,6 +69,13 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
     # Off only to show why it exists: then any user of this machine can use the server.
     require_token: bool = True
+    # Where runs are kept: "memory" (this process) or a Redis URL shared by several workers.
+    run_store: str = "memory"
+
+    @field_validator("run_store")
+    @classmethod
+    def _known_store(cls, run_store: str) -> str:
+        return check_store_url(run_store)
 
     @field_validator("cors_origins")
     @classmethod

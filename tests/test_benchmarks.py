@@ -30,6 +30,9 @@ METRICS = {
     "widget_updates",
     "widget_overhead",
     "notebook_suite",
+    "redis_ttfe_p50",
+    "redis_throughput",
+    "workers_lateness_p99",
 }
 
 
@@ -76,6 +79,12 @@ def test_quick_run_measures_what_it_claims(report: tuple[dict[str, Any], str]) -
     # Every stream of the load test ran to its done event, on both servers.
     assert by_key["concurrency_complete"]["absolute"]["value"] == doc["sizes"]["streams"]
     assert by_key["concurrency_complete"]["baseline"]["value"] == doc["sizes"]["streams"]
+    # Through Redis and through two workers behind nginx, every answer arrived whole.
+    redis_rates = by_key["redis_throughput"]["details"]["throughput"]
+    assert redis_rates["lab_redis"]["events"] == redis_rates["lab"]["events"]
+    storm = by_key["workers_lateness_p99"]["details"]["servers"]["2 workers + redis + nginx"]
+    assert storm["completed"] == doc["sizes"]["streams"]
+    assert {"worker 0", "worker 1", "redis", "nginx", "client"} <= set(storm["cpu_share"])
     # The throughput runs received the whole answer from all four servers.
     servers = by_key["throughput"]["details"]["servers"]
     counts = {servers[k]["events"] for k in ("lab", "starlette", "fastapi", "sse_starlette")}

@@ -49,3 +49,32 @@ def test_directives_go_on_the_location_and_knobs_on_the_server(tmp_path: Path) -
 def test_a_bad_port_is_refused_by_render_config(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="port must be an int from 1 to 65535"):
         render_config("http://127.0.0.1:8000", port=0, workdir=tmp_path)
+
+
+def test_several_upstreams_become_one_round_robin_block(tmp_path: Path) -> None:
+    config = render_config(
+        ["http://127.0.0.1:8001", "http://127.0.0.1:8002/"], port=8080, workdir=tmp_path
+    )
+    block = config.split("upstream lab_workers {")[1].split("}")[0]
+    assert block.split() == ["server", "127.0.0.1:8001;", "server", "127.0.0.1:8002;"]
+    assert "proxy_pass http://lab_workers;" in config
+    # The workers check the Host header: they must see the client's, not "lab_workers".
+    assert "proxy_set_header Host $http_host;" in config
+    single = render_config("http://127.0.0.1:8001", port=8080, workdir=tmp_path)
+    assert "upstream lab_workers" not in single and "$http_host" not in single
+
+
+@pytest.mark.parametrize(
+    ("upstream", "message"),
+    [
+        ([], "upstream must be a URL string"),
+        (["http://127.0.0.1:8001", "http://a;b:80"], "plain http://host:port"),
+        (["ftp://127.0.0.1:8001"], "must be an http:// URL"),
+    ],
+    ids=["empty", "injection", "scheme"],
+)
+def test_a_bad_upstream_in_a_list_is_named(
+    tmp_path: Path, upstream: list[str], message: str
+) -> None:
+    with pytest.raises((TypeError, ValueError), match=message):
+        render_config(upstream, port=8080, workdir=tmp_path)

@@ -17,8 +17,13 @@ import uvicorn
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, port: int = 0, startup_timeout: float = 10.0) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 at ``port`` (0: a free one); yields the base URL, stops on exit."""
+def serve_in_thread(
+    app: Any, *, port: int = 0, startup_timeout: float = 10.0, lifespan: str = "off"
+) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 at ``port`` (0: a free one); yields the base URL, stops on exit.
+
+    ``lifespan="on"`` runs the app's startup and shutdown (a Redis run store connects there).
+    """
     # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (see kernel_server._bind).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -29,7 +34,7 @@ def serve_in_thread(app: Any, *, port: int = 0, startup_timeout: float = 10.0) -
         # Configure no logging: a log_level here would set uvicorn's loggers for the whole
         # test process (and hide kernel_server's own log lines from later tests).
         log_config=None,
-        lifespan="off",
+        lifespan=lifespan,  # type: ignore[arg-type]
         # Without it, a client still holding a stream would keep the server from stopping.
         timeout_graceful_shutdown=1,
     )

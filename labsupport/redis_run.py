@@ -1,0 +1,170 @@
+"""A run whose events go to Redis: the agent runs in this worker, its readers may be anywhere.
+
+The worker that starts a run pulls the agent's events, encodes each for the
+wire and appends it to the run's stream (``labsupport.redis_log``). It keeps
+nothing itself: every reader, on this worker or another, reads the stream.
+Appends go out in batches: while one round trip to Redis is under way, the
+events the agent makes meanwhile wait and go together in the next, so a fast
+answer costs a round trip per batch, not per token (as lesson 7's buffer writes
+everything waiting in one send). The agent waits when ``MAX_PENDING`` events wait.
+Cancelling stops the agent (its ``finally`` runs, the model stops billing) and
+appends an ``error`` event; if someone else ended the run first, the append is
+refused and the cancel says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from redis.exceptions import RedisError
+
+from .events import TERMINAL_TYPES, ErrorEvent, Event
+from .live_run import Outcome, RunCounters
+from .redis_log import RunLog
+from .sse import WireEncoder
+
+__all__ = ["MAX_PENDING", "RedisRun"]
+
+# Events made but not yet in Redis, at most: a stalled Redis slows the agent down.
+MAX_PENDING = 512
+
+
+class RedisRun:
+    """One run this worker drives: the agent's events appended to ``log``, once each."""
+
+    def __init__(
+        self,
+        run_id: str,
+        message: str,
+        events: AsyncIterator[Event],
+        encoder: WireEncoder,
+        *,
+        resumable: bool,
+        log: RunLog,
+        counters: RunCounters,
+    ) -> None:
+        self.run_id = run_id
+        self.message = message
+        self.encoder = encoder
+        self.resumable = resumable
+        self.outcome: Outcome | None = None
+        self.next_seq = 0
+        self.unread_since: float | None = None  # parked: no reader since then
+        self.ended = asyncio.Event()
+        self._events = events
+        self._log = log
+        self._counters = counters
+        self._task: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._pending: list[tuple[int, bytes, Outcome | None]] = []
+        self._waiting = asyncio.Event()  # something is pending
+        self._room = asyncio.Event()  # the pending batch was taken
+        self._last_queued = False
+        self._closed = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._counters.runs_started += 1
+            self._task = asyncio.get_running_loop().create_task(
+                self._produce(), name=f"run {self.run_id}"
+            )
+
+    # --- appending, in batches ------------------------------------------------------
+
+    def _queue(self, event: Event, outcome: Outcome | None = None) -> None:
+        if outcome is None and event.type in TERMINAL_TYPES:
+            outcome = "completed" if event.type == "done" else "failed"
+        self._pending.append((event.seq, self.encoder.encode(event), outcome))
+        self.next_seq = event.seq + 1
+        self._last_queued = outcome is not None
+        self._waiting.set()
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Send what is pending, a batch per round trip, until the last event is in."""
+        try:
+            while True:
+                await self._waiting.wait()
+                self._waiting.clear()
+                batch, self._pending = self._pending, []
+                self._room.set()
+                if not batch:
+                    continue
+                if not await self._log.append_many(self.run_id, batch):
+                    self._stop("failed")  # another worker declared the run lost
+                    return
+                if batch[-1][2] is not None:
+                    self._end(batch[-1][2])
+                    return
+        except RedisError:
+            # The store is gone: nobody can read what we append, so stop paying for it.
+            self._stop("failed")
+
+    def _stop(self, outcome: Outcome) -> None:
+        self._end(outcome)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def _end(self, outcome: Outcome) -> None:
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        counters = self._counters
+        if outcome == "completed":
+            counters.runs_completed += 1
+        elif outcome == "failed":
+            counters.runs_failed += 1
+        else:
+            counters.runs_cancelled += 1
+        counters.active_runs -= 1
+        self._room.set()
+        self.ended.set()
+
+    def _error(self, code: str, message: str) -> ErrorEvent:
+        return ErrorEvent(run_id=self.run_id, seq=self.next_seq, code=code, message=message)
+
+    # --- the agent ------------------------------------------------------------------
+
+    async def _produce(self) -> None:
+        try:
+            async for event in self._events:
+                self._queue(event)
+                if self._last_queued:
+                    return
+                while len(self._pending) >= MAX_PENDING and self.outcome is None:
+                    self._room.clear()
+                    await self._room.wait()
+            self._queue(self._error("internal_error", "the agent stopped without an end"))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in the agent or encoder must still end the run
+            if not self._last_queued:
+                self._queue(self._error("internal_error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            await self._close_agent()
+
+    async def _close_agent(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        aclose = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            # Closing runs the agent's ``finally``: the model stops and bills no more.
+            await asyncio.shield(aclose())
+
+    async def cancel(self, code: str, message: str) -> bool:
+        """Stop the agent now and end the stream with an ``error`` event; False if it had ended."""
+        if self.outcome is not None or self._last_queued:
+            return False
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        await self._close_agent()
+        if self.outcome is not None or self._last_queued:  # it ended while we stopped it
+            return False
+        self._queue(self._error(code, message), "cancelled")
+        await self.ended.wait()
+        return self.outcome == "cancelled"
