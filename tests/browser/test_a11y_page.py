@@ -61,7 +61,7 @@ def test_axe_finds_nothing_idle_streaming_finished_and_stopped(
     scheme_page: Any, server: ServerHandle
 ) -> None:
     page = scheme_page
-    page.goto(f"{server.url}/")
+    page.goto(server.url)
     check_state(page, "idle")
     page.click("#ask")
     page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
@@ -79,7 +79,7 @@ def test_axe_finds_nothing_idle_streaming_finished_and_stopped(
 
 
 def test_axe_finds_nothing_when_the_run_fails(scheme_page: Any, failing: ServerHandle) -> None:
-    scheme_page.goto(f"{failing.url}/")
+    scheme_page.goto(failing.url)
     scheme_page.click("#ask")
     wait_state(scheme_page, "error")
     assert scheme_page.get_attribute("#error", "role") == "alert"
@@ -90,7 +90,7 @@ def test_axe_finds_nothing_when_the_run_fails(scheme_page: Any, failing: ServerH
 def test_an_answer_is_announced_once_not_token_by_token(
     page: Any, server: ServerHandle, mode: str
 ) -> None:
-    page.goto(f"{server.url}/")
+    page.goto(server.url)
     page.check(f"#mode-{mode}")
     watch_live_regions(page)
     page.click("#ask")
@@ -105,7 +105,7 @@ def test_an_answer_is_announced_once_not_token_by_token(
 
 
 def test_stop_is_reached_by_keyboard_and_shows_its_focus(page: Any, server: ServerHandle) -> None:
-    page.goto(f"{server.url}/")
+    page.goto(server.url)
     page.focus("#question")
     page.keyboard.press("Enter")
     page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
@@ -116,3 +116,10 @@ def test_stop_is_reached_by_keyboard_and_shows_its_focus(page: Any, server: Serv
     save_screenshot(page, "page-a11y-stop-focused")
     page.keyboard.press("Space")
     wait_state(page, "stopped")
+
+
+def test_axe_refuses_to_audit_a_refused_request(page: Any, server: ServerHandle) -> None:
+    # Without its secret the server answers 401 in JSON: no page, so no "no violations" either.
+    page.goto(f"{server.base_url}/stats")
+    with pytest.raises(AssertionError, match="axe can audit only an HTML page"):
+        axe_violations(page)

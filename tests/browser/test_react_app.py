@@ -7,6 +7,8 @@ passes ``/api/chat``, ``/runs`` and ``/stats`` to the lab server on loopback.
 from __future__ import annotations
 
 import http.server
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +25,8 @@ from labsupport.server import ServerSettings, create_app
 from tests.support.axe import axe_violations
 from tests.support.browser import save_screenshot
 from tests.support.live_regions import announcements, watch_live_regions
-from tests.support.react_app import build_app, serve_app
+from tests.support.net import free_port
+from tests.support.react_app import APP, VITE, build_app, serve_app
 from tests.support.relay import relay_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -46,7 +49,7 @@ def lab() -> Iterator[ServerHandle]:
 
 @pytest.fixture(scope="module")
 def app(dist: Path, lab: ServerHandle) -> Iterator[str]:
-    with serve_app(dist, lab.url) as url:
+    with serve_app(dist, lab.base_url, token=lab.token) as url:
         yield url
 
 
@@ -56,7 +59,7 @@ def phase(page: Any) -> str:
 
 
 def stats(lab: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{lab.url}/stats").json()
+    result: dict[str, Any] = httpx.get(lab.url_for("/stats")).json()
     return result
 
 
@@ -147,7 +150,10 @@ def failing_app(dist: Path) -> Iterator[str]:
     """The app in front of a lab server whose model fails after four tokens."""
     llm = MockLLM(ttft=0.1, tokens_per_second=40, tool_delay=0.1, fail_after_tokens=4)
     app = create_app(ServerSettings(llm=llm))
-    with start_server(app, name="react-failing") as failing, serve_app(dist, failing.url) as url:
+    with (
+        start_server(app, name="react-failing") as failing,
+        serve_app(dist, failing.base_url, token=failing.token) as url,
+    ):
         yield url
 
 
@@ -267,6 +273,27 @@ def test_the_proxy_sends_the_lab_token_only_when_there_is_one(
     assert [headers.get("authorization") for headers in seen] == [expected, expected]
 
 
+def test_vite_refuses_a_lab_url_that_carries_the_secret(dist: Path) -> None:
+    # A handle's url has ?token=...: as the proxy's target it would leak and not authenticate.
+    secret = "s3cret-that-must-not-be-printed"
+    env = {**os.environ, "LAB_SERVER_URL": f"http://127.0.0.1:9/?token={secret}"}
+    done = subprocess.run(
+        [str(VITE), "preview", "--outDir", str(dist), "--port", str(free_port())],
+        cwd=APP,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode != 0, said
+    assert "LAB_SERVER_URL must be the lab server's address alone" in said, said
+    assert "put the secret in LAB_TOKEN" in said
+    assert secret not in said
+
+
 # -- a dropped connection ----------------------------------------------------------------
 
 
@@ -285,7 +312,7 @@ def test_a_dropped_connection_resumes_when_the_server_keeps_the_run(
     server = resumable_lab if resumable else lab
     before = stats(server)
     # The relay sits between the browser and Vite: cutting it is the browser's network dropping.
-    with serve_app(dist, server.url) as url, relay_to(url) as relay:
+    with serve_app(dist, server.base_url, token=server.token) as url, relay_to(url) as relay:
         ask(page, f"{relay.url}/")
         page.wait_for_function("(document.querySelector('#answer')?.textContent || '').length > 20")
         assert relay.cut() > 0

@@ -16,6 +16,10 @@ _TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"
 def axe_violations(page: Any, scope: str | None = None) -> list[dict[str, Any]]:
     """Run axe on ``page`` (or only inside the CSS selector ``scope``); its violations, short."""
     require_app_packages()
+    kind = page.evaluate("document.contentType")
+    if kind != "text/html":
+        # A refused request (a 401 JSON body) is no page to audit: say so, not "no violation".
+        raise AssertionError(f"axe can audit only an HTML page; {page.url} is {kind!r}")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE_JS))
     found: list[dict[str, Any]] = page.evaluate(

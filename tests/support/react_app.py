@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -59,9 +60,18 @@ def build_app(out_dir: Path) -> Path:
 
 @contextmanager
 def serve_app(dist: Path, lab_url: str, *, token: str | None = None) -> Iterator[str]:
-    """Serve the built app with ``vite preview`` in front of ``lab_url``; yields its URL."""
+    """Serve the built app with ``vite preview`` in front of ``lab_url``; yields its URL.
+
+    ``lab_url`` is the server's address without its secret (a handle's ``base_url``);
+    ``token`` (a handle's ``token``) reaches Vite as ``$LAB_TOKEN``, never on its command line.
+    """
+    if urlsplit(lab_url).query or urlsplit(lab_url).path not in ("", "/"):
+        raise ValueError(
+            f"lab_url must be a bare address such as a handle's base_url, got {lab_url!r}"
+        )
     port = free_port()
     env = {**os.environ, "LAB_SERVER_URL": lab_url}
+    env.pop("LAB_TOKEN", None)  # the suite exports its own; Vite gets this server's or none
     if token is not None:
         env["LAB_TOKEN"] = token
     process = subprocess.Popen(
