@@ -234,6 +234,23 @@ def test_reset_outside_a_checkout_changes_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+def children_of(pid: int) -> list[tuple[list[str], dict[str, str]]]:
+    """Each child process of ``pid``: its command line and its environment (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The parent's pid follows the command name, which is in parentheses.
+            if int(stat.read_text().rpartition(")")[2].split()[1]) != pid:
+                continue
+            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            environ = (stat.parent / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        env = dict(item.decode().partition("=")[::2] for item in environ if item)
+        found.append(([arg.decode() for arg in argv if arg], env))
+    return found
+
+
 def test_kit_react_serves_the_app_in_front_of_the_lab_and_stops_both_on_ctrl_c() -> None:
     if not (ROOT / "frontends" / "react" / "node_modules").exists() and not shutil.which("npm"):
         pytest.skip("npm not found: kit.py react needs Node.js")
@@ -279,6 +296,16 @@ def test_kit_react_serves_the_app_in_front_of_the_lab_and_stops_both_on_ctrl_c()
             'data: {"type":"finish","finishReason":"stop"}\n\ndata: [DONE]\n\n'
         )
         assert httpx.get(f"{url}stats", timeout=10).json()["runs_completed"] == 1
+        # The lab server requires a secret of its own; Vite's proxy has it, a bare request not.
+        assert httpx.get(f"{lab.group(1)}/stats", timeout=10).status_code == 401
+        children = children_of(process.pid)
+        tokens = {env.get("LAB_TOKEN") for _, env in children}
+        assert len(children) == 2 and len(tokens) == 1, children
+        token = tokens.pop()
+        assert token and len(token) >= 32 and token != os.environ.get("LAB_TOKEN")
+        # Handed over in the environment, never on a command line or in the output.
+        assert not any(token in arg for argv, _ in children for arg in argv)
+        assert token not in said
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
         for gone in (url, f"{lab.group(1)}/stats"):
