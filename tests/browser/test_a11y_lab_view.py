@@ -143,7 +143,8 @@ def test_axe_finds_nothing_in_the_view_in_every_state(page: Any) -> None:
     assert page.get_attribute(f"{scope} .lsv-answer", "aria-busy") == "true"
     check(page, scope, "streaming")
     wait_status(page, scope, "^Done")
-    assert page.get_attribute(f"{scope} .lsv-answer", "aria-busy") == "false"
+    # The status and the answer are two widgets, updated by two messages: wait for the second.
+    page.wait_for_selector(f"{scope} .lsv-answer[aria-busy=false]", timeout=5_000)
     check(page, scope, "done")
     said = [s for s in announcements(page) if s]
     answer = page.text_content(f"{scope} .lsv-answer-text") or ""
