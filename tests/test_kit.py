@@ -232,8 +232,6 @@ def test_reset_outside_a_checkout_changes_nothing(tmp_path: Path) -> None:
     assert lesson.read_text() == "{}"
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
 def children_of(pid: int) -> list[tuple[list[str], dict[str, str]]]:
     """Each child process of ``pid``: its command line and its environment (Linux's /proc)."""
     found = []
@@ -251,6 +249,8 @@ def children_of(pid: int) -> list[tuple[list[str], dict[str, str]]]:
     return found
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_kit_react_serves_the_app_in_front_of_the_lab_and_stops_both_on_ctrl_c() -> None:
     if not (ROOT / "frontends" / "react" / "node_modules").exists() and not shutil.which("npm"):
         pytest.skip("npm not found: kit.py react needs Node.js")
