@@ -85,7 +85,7 @@ def test_eventsource_is_closed_on_done_so_the_browser_does_not_ask_again(
     # only close() on `done` keeps it from requesting the answer again.
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    ask(page, f"{server.url}/", "eventsource")
+    ask(page, server.url_for("/"), "eventsource")
     page.wait_for_function("document.body.dataset.state !== 'running'", timeout=15000)
     assert state(page) == "finished"
     page.wait_for_timeout(4500)
