@@ -144,7 +144,7 @@ def lab_command(port: int, token: str, root_dir: Path) -> list[str]:
 
 
 def _echo(stream: IO[str], tail: collections.deque[str]) -> None:
-    """Pass JupyterLab's log through to this terminal, keeping the last lines to explain a failure."""
+    """Pass a child's output through to this terminal, keeping the last lines to explain a failure."""
     for line in stream:
         tail.append(line.rstrip("\n"))
         sys.stdout.write(line)
@@ -174,6 +174,30 @@ _KNOWN_FAILURES = [
     ("No module named", "the environment is incomplete: delete .venv/ and run python3 kit.py lab"),
     ("Permission denied", "the kit folder or your home folder is not writable by this user"),
 ]
+
+
+def start_echoed(
+    cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], collections.deque[str], threading.Thread]:
+    """A child process whose output is passed through to this terminal.
+
+    Returns the process, its last 40 lines (to explain an early exit) and the
+    thread that echoes them (join it to be sure the tail is complete).
+    """
+    process = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdout is not None
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    echo = threading.Thread(target=_echo, args=(process.stdout, tail), daemon=True)
+    echo.start()
+    return process, tail, echo
 
 
 def explain_early_exit(code: int | None, tail: Sequence[str]) -> str:
@@ -227,18 +251,7 @@ def lab(args: Sequence[str] = ()) -> int:
         )
     trust_lessons(folder)
     say(f"starting JupyterLab on the lessons in {folder.name}/ ...")
-    process = subprocess.Popen(
-        lab_command(port, token, folder),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    assert process.stdout is not None
-    tail: collections.deque[str] = collections.deque(maxlen=40)
-    echo = threading.Thread(target=_echo, args=(process.stdout, tail), daemon=True)
-    echo.start()
+    process, tail, echo = start_echoed(lab_command(port, token, folder), folder)
     try:
         if not wait_until_serving(process, f"http://127.0.0.1:{port}/api"):
             stop(process)
@@ -288,23 +301,6 @@ def ensure_js_clients() -> None:
 REACT_APP = ROOT / "frontends" / "react"
 
 
-def _started(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    """A child process whose output is passed through to this terminal."""
-    process = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    assert process.stdout is not None
-    tail: collections.deque[str] = collections.deque(maxlen=40)
-    threading.Thread(target=_echo, args=(process.stdout, tail), daemon=True).start()
-    return process
-
-
 def react(args: Sequence[str] = ()) -> int:
     """The lab server and the React app's Vite dev server together; Ctrl+C stops both."""
     if args:
@@ -318,9 +314,11 @@ def react(args: Sequence[str] = ()) -> int:
     env = {**os.environ, "LAB_TOKEN": secrets.token_urlsafe(24), "LAB_SERVER_URL": lab_url}
     say(f"starting the lab server on {lab_url} and the React app ...")
     uvicorn = [str(PYTHON), "-m", "uvicorn", "labsupport.server:app"]
-    server = _started([*uvicorn, "--host", "127.0.0.1", "--port", str(lab_port)], ROOT, env)
+    server, _, _ = start_echoed(
+        [*uvicorn, "--host", "127.0.0.1", "--port", str(lab_port)], ROOT, env
+    )
     vite_bin = REACT_APP / "node_modules" / ".bin" / "vite"
-    vite = _started([str(vite_bin), "--port", str(vite_port)], REACT_APP, env)
+    vite, _, _ = start_echoed([str(vite_bin), "--port", str(vite_port)], REACT_APP, env)
     url = f"http://127.0.0.1:{vite_port}/"
     try:
         for process, where in ((server, f"{lab_url}/"), (vite, url)):
