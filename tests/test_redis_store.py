@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -26,6 +26,7 @@ from labsupport.run_errors import StoreUnavailable
 from labsupport.server import ServerSettings, create_app
 from labsupport.sse import event_id
 from tests.support.redis_server import redis_server
+from tests.support.runs import comparable, read_then_drop, stats, wait_for
 from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -59,34 +60,6 @@ def pair(redis: RedisServer) -> Iterator[tuple[str, str]]:
             for _ in range(2)
         ]
         yield urls[0], urls[1]
-
-
-def stats(url: str) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{url}/stats", headers=AUTH).json()
-    return result
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
-def comparable(events: list[Event]) -> list[dict[str, Any]]:
-    return [event.model_dump(exclude={"run_id", "call_id"}) for event in events]
-
-
-def read_then_drop(url: str, count: int, method: Any = "POST") -> list[Event]:
-    received: list[Event] = []
-    stream = stream_events(url, QUESTION, method=method, cancel_on_close=False)
-    for event in stream:
-        received.append(event)
-        if len(received) == count:
-            break
-    stream.close()
-    return received
 
 
 def test_the_setting_names_a_backend_and_memory_is_the_default() -> None:

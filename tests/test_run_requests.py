@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from tests.support.dialect_bodies import agui_body, chat_body, user
 from tests.support.process_server import serve_in_process
 from tests.support.raw_http import post_json
 from tests.support.relay import relay_to
+from tests.support.runs import comparable, read_then_drop, stats, wait_for
 from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -43,36 +44,6 @@ def serve(**settings: Any) -> Any:
 def resumable() -> Iterator[str]:
     with serve(resumable=True, resume_grace_seconds=5.0) as url:
         yield url
-
-
-def stats(url: str) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{url}/stats", headers=AUTH).json()
-    return result
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
-def comparable(events: list[Event]) -> list[dict[str, Any]]:
-    """Events without their run and call ids, to compare runs of the same deterministic answer."""
-    return [event.model_dump(exclude={"run_id", "call_id"}) for event in events]
-
-
-def read_then_drop(url: str, count: int, method: Any = "POST") -> list[Event]:
-    """Read ``count`` events, then close the connection without cancelling the run."""
-    received: list[Event] = []
-    stream = stream_events(url, QUESTION, method=method, cancel_on_close=False)
-    for event in stream:
-        received.append(event)
-        if len(received) == count:
-            break
-    stream.close()
-    return received
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])

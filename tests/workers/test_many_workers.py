@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from labsupport.events import Event
 from labsupport.redis_server import RedisServer
 from labsupport.sse import decode_event, event_id
 from labsupport.workers import Workers
+from tests.support.runs import comparable, stats
 from tests.support.secret import AUTH
 from tests.workers.conftest import workers_on
 
@@ -29,23 +29,6 @@ pytestmark = pytest.mark.timeout(120)
 
 QUESTION = "Who runs billing?"
 EVENTS_IN_ANSWER = 40
-
-
-def stats(url: str) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{url}/stats", headers=AUTH, timeout=5.0).json()
-    return result
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
-def comparable(events: list[Event]) -> list[dict[str, Any]]:
-    return [event.model_dump(exclude={"run_id", "call_id"}) for event in events]
 
 
 @contextmanager

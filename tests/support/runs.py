@@ -1,0 +1,49 @@
+"""Helpers for tests that watch runs on a real server: its counters, a drop, a comparison."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from labsupport.client import stream_events
+from labsupport.events import Event
+from tests.support.secret import AUTH
+
+QUESTION = "Who runs billing?"
+
+
+def stats(url: str) -> dict[str, Any]:
+    """The server's ``/stats`` at ``url``."""
+    result: dict[str, Any] = httpx.get(f"{url}/stats", headers=AUTH, timeout=5.0).json()
+    return result
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Return once ``predicate()`` holds; fail if it does not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.02)
+
+
+def comparable(events: list[Event]) -> list[dict[str, Any]]:
+    """Events without their run and call ids, to compare runs of the same deterministic answer."""
+    return [event.model_dump(exclude={"run_id", "call_id"}) for event in events]
+
+
+def read_then_drop(
+    url: str, count: int, method: Any = "POST", question: str = QUESTION
+) -> list[Event]:
+    """Read ``count`` events, then close the connection without cancelling the run."""
+    received: list[Event] = []
+    stream = stream_events(url, question, method=method, cancel_on_close=False)
+    for event in stream:
+        received.append(event)
+        if len(received) == count:
+            break
+    stream.close()
+    return received
