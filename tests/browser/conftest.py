@@ -18,3 +18,15 @@ def page(browser: Any) -> Iterator[Any]:
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(params=["light", "dark"])
+def scheme_page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
+    """A fresh page in the browser's light or dark colour scheme (``page.scheme`` says which)."""
+    context = browser.new_context(
+        viewport={"width": 1100, "height": 900}, color_scheme=request.param
+    )
+    page = context.new_page()
+    page.scheme = request.param
+    yield page
+    context.close()

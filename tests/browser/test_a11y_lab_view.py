@@ -8,19 +8,20 @@ light and dark themes. A MutationObserver counts what the card's live regions sa
 from __future__ import annotations
 
 import json
-import re
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-from tests.support.axe import axe_violations
-from tests.support.browser import save_screenshot
-from tests.support.jupyterlab import LabServer, run_jupyterlab
+from tests.support.axe import check_state
+from tests.support.jupyterlab import LabServer
 from tests.support.live_regions import announcements, watch_live_regions
+from tests.support.notebook_page import (
+    cell,
+    lab_with_notebook,
+    open_notebook,
+    run_cell,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -46,16 +47,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    workdir = tmp_path_factory.mktemp("jupyterlab-a11y")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    with run_jupyterlab(workdir) as server:
-        nbformat.write(nb, server.root / NOTEBOOK)
+    with lab_with_notebook(tmp_path_factory.mktemp("jupyterlab-a11y"), NOTEBOOK, CELLS) as server:
         yield server
 
 
@@ -72,32 +64,11 @@ def page(request: pytest.FixtureRequest, browser: Any, lab: LabServer) -> Iterat
     context = browser.new_context(viewport={"width": 1280, "height": 1400})
     page = context.new_page()
     page.theme = "dark" if "Dark" in request.param else "light"
-    page.goto(lab.lab_url(NOTEBOOK))
-    page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=60_000)
-    page.locator("#jp-main-statusbar").get_by_text("Idle").wait_for(timeout=60_000)
+    open_notebook(page, lab, NOTEBOOK, len(CELLS))
     expected = "true" if page.theme == "light" else "false"
     assert page.get_attribute("body", "data-jp-theme-light") == expected
-    run_cell(page, 0)
-    wait_for_prompt(page, 0)
     yield page
     context.close()
-
-
-def cell(page: Any, index: int) -> Any:
-    return page.locator(".jp-Notebook .jp-Cell").nth(index)
-
-
-def run_cell(page: Any, index: int) -> None:
-    cell(page, index).locator(".jp-InputPrompt").click()
-    page.keyboard.press("Shift+Enter")
-
-
-def wait_for_prompt(page: Any, index: int, timeout: float = 60) -> None:
-    prompt = cell(page, index).locator(".jp-InputPrompt")
-    deadline = time.monotonic() + timeout
-    while not re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()):
-        assert time.monotonic() < deadline, f"cell {index} did not finish in {timeout} s"
-        time.sleep(0.05)
 
 
 def card_of(page: Any, index: int) -> str:
@@ -117,15 +88,8 @@ def wait_status(page: Any, scope: str, pattern: str, timeout: float = 30) -> Non
     )
 
 
-def check(page: Any, scope: str, name: str) -> None:
-    page.locator(scope).scroll_into_view_if_needed()
-    page.locator(scope).screenshot(path=str(shot_path(f"lab-view-a11y-{page.theme}-{name}")))
-    found = axe_violations(page, scope)
-    assert found == [], f"axe found problems in the view, state {name!r}: {found}"
-
-
-def shot_path(name: str) -> Path:
-    return save_screenshot.__globals__["ARTIFACTS"] / f"{name}.png"
+def check(page: Any, scope: str, state: str) -> None:
+    check_state(page, f"lab-view-a11y-{page.theme}-{state}", state, scope)
 
 
 def test_axe_finds_nothing_in_the_view_in_every_state(page: Any) -> None:

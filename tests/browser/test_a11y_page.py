@@ -15,7 +15,7 @@ import pytest
 from labsupport import MockLLM
 from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.server import ServerSettings, create_app
-from tests.support.axe import axe_violations
+from tests.support.axe import axe_violations, check_state
 from tests.support.browser import save_screenshot
 from tests.support.live_regions import announcements, watch_live_regions
 
@@ -36,21 +36,8 @@ def failing() -> Iterator[ServerHandle]:
         yield handle
 
 
-@pytest.fixture(params=["light", "dark"])
-def scheme_page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1100, "height": 900}, color_scheme=request.param
-    )
-    page = context.new_page()
-    page.scheme = request.param
-    yield page
-    context.close()
-
-
-def check_state(page: Any, name: str) -> None:
-    save_screenshot(page, f"page-a11y-{page.scheme}-{name}")
-    found = axe_violations(page)
-    assert found == [], f"axe found problems on the page in state {name!r}: {found}"
+def check_page(page: Any, state: str) -> None:
+    check_state(page, f"page-a11y-{page.scheme}-{state}", state)
 
 
 def wait_state(page: Any, state: str) -> None:
@@ -62,20 +49,20 @@ def test_axe_finds_nothing_idle_streaming_finished_and_stopped(
 ) -> None:
     page = scheme_page
     page.goto(server.url)
-    check_state(page, "idle")
+    check_page(page, "idle")
     page.click("#ask")
     page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
     assert page.get_attribute("#answer", "aria-busy") == "true"
-    check_state(page, "streaming")
+    check_page(page, "streaming")
     wait_state(page, "finished")
     assert page.get_attribute("#answer", "aria-busy") == "false"
     page.click("#steps summary")
-    check_state(page, "finished")
+    check_page(page, "finished")
     page.click("#ask")
     page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
     page.click("#stop")
     wait_state(page, "stopped")
-    check_state(page, "stopped")
+    check_page(page, "stopped")
 
 
 def test_axe_finds_nothing_when_the_run_fails(scheme_page: Any, failing: ServerHandle) -> None:
@@ -83,7 +70,7 @@ def test_axe_finds_nothing_when_the_run_fails(scheme_page: Any, failing: ServerH
     scheme_page.click("#ask")
     wait_state(scheme_page, "error")
     assert scheme_page.get_attribute("#error", "role") == "alert"
-    check_state(scheme_page, "error")
+    check_page(scheme_page, "error")
 
 
 @pytest.mark.parametrize("mode", ["eventsource", "fetch"])

@@ -13,13 +13,19 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import nbformat
 import pytest
 
 from labsupport import MockLLM, chat_stream
 from labsupport.longanswer import long_answer
 from tests.support.browser import save_screenshot
-from tests.support.jupyterlab import LabServer, run_jupyterlab
+from tests.support.jupyterlab import LabServer
+from tests.support.notebook_page import (
+    cell,
+    lab_with_notebook,
+    open_notebook,
+    run_cell,
+    wait_for_prompt,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -81,23 +87,10 @@ READ_CARD = """(index) => {
 }"""
 
 
-def _notebook() -> Any:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    return nb
-
-
 @pytest.fixture(scope="module")
 def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     # Depends on `browser` so that a missing Chromium skips before a server is started.
-    workdir = tmp_path_factory.mktemp("jupyterlab")
-    with run_jupyterlab(workdir) as server:
-        nbformat.write(_notebook(), server.root / NOTEBOOK)
+    with lab_with_notebook(tmp_path_factory.mktemp("jupyterlab"), NOTEBOOK, CELLS) as server:
         yield server
 
 
@@ -105,35 +98,9 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabS
 def page(browser: Any, lab: LabServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
-    page.goto(lab.lab_url(NOTEBOOK))
-    page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=60_000)
-    # The kernel is ready when the status bar says so.
-    page.locator("#jp-main-statusbar").get_by_text("Idle").wait_for(timeout=60_000)
-    run_cell(page, 0)
-    wait_for_prompt(page, 0)
+    open_notebook(page, lab, NOTEBOOK, len(CELLS))
     yield page
     context.close()
-
-
-def cell(page: Any, index: int) -> Any:
-    return page.locator(".jp-Notebook .jp-Cell").nth(index)
-
-
-def run_cell(page: Any, index: int) -> None:
-    """Select the cell (command mode) and press Shift+Enter, as a student would."""
-    cell(page, index).locator(".jp-InputPrompt").click()
-    page.keyboard.press("Shift+Enter")
-
-
-def wait_for_prompt(page: Any, index: int, timeout: float = 60) -> None:
-    """Wait until the cell has run: its prompt shows an execution number."""
-    prompt = cell(page, index).locator(".jp-InputPrompt")
-    deadline = time.monotonic() + timeout
-    while not re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()):
-        if time.monotonic() > deadline:
-            shot = save_screenshot(page, f"lab_view_cell{index}_timeout")
-            raise AssertionError(f"cell {index} did not finish in {timeout} s (see {shot})")
-        time.sleep(0.05)
 
 
 def read_card(page: Any, index: int) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ import pytest
 from labsupport import MockLLM
 from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.server import ServerSettings, create_app
-from tests.support.axe import axe_violations
+from tests.support.axe import check_state
 from tests.support.browser import save_screenshot
 from tests.support.live_regions import announcements, watch_live_regions
 from tests.support.net import free_port
@@ -61,11 +61,6 @@ def phase(page: Any) -> str:
 def stats(lab: ServerHandle) -> dict[str, Any]:
     result: dict[str, Any] = httpx.get(lab.url_for("/stats")).json()
     return result
-
-
-def no_violations(page: Any, name: str) -> None:
-    found = axe_violations(page)
-    assert found == [], f"axe found problems in state {name!r}: {found}"
 
 
 def ask(page: Any, app: str, question: str = "Who runs billing?") -> None:
@@ -169,20 +164,8 @@ def test_a_failed_run_shows_an_alert(page: Any, failing_app: str) -> None:
 # -- axe in every state, light and dark ------------------------------------------------
 
 
-@pytest.fixture(params=["light", "dark"])
-def scheme_page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1100, "height": 900}, color_scheme=request.param
-    )
-    page = context.new_page()
-    page.scheme = request.param
-    yield page
-    context.close()
-
-
-def check_state(page: Any, name: str) -> None:
-    save_screenshot(page, f"react-{page.scheme}-{name}")
-    no_violations(page, name)
+def check_app(page: Any, state: str) -> None:
+    check_state(page, f"react-{page.scheme}-{state}", state)
 
 
 def test_axe_finds_nothing_in_idle_waiting_streaming_done_and_stopped(
@@ -191,27 +174,27 @@ def test_axe_finds_nothing_in_idle_waiting_streaming_done_and_stopped(
     page = scheme_page
     page.goto(app)
     page.wait_for_selector("main[data-phase=idle]")
-    check_state(page, "idle")
+    check_app(page, "idle")
     page.click("#ask")
     page.wait_for_selector("main[data-phase=waiting] .skeleton")
-    check_state(page, "waiting")
+    check_app(page, "waiting")
     page.wait_for_selector("main[data-phase=streaming]", timeout=10_000)
     assert page.get_attribute("#answer", "aria-busy") == "true"
-    check_state(page, "streaming")
+    check_app(page, "streaming")
     page.wait_for_selector("main[data-phase=done]", timeout=15_000)
     assert page.get_attribute("#answer", "aria-busy") == "false"
-    check_state(page, "done")
+    check_app(page, "done")
     page.click("#ask")
     page.wait_for_selector("main[data-phase=streaming]", timeout=10_000)
     page.click("#stop")
     page.wait_for_selector("main[data-phase=stopped]")
-    check_state(page, "stopped")
+    check_app(page, "stopped")
 
 
 def test_axe_finds_nothing_in_the_error_state(scheme_page: Any, failing_app: str) -> None:
     ask(scheme_page, failing_app)
     scheme_page.wait_for_selector("main[data-phase=error]", timeout=15_000)
-    check_state(scheme_page, "error")
+    check_app(scheme_page, "error")
 
 
 def skeleton_animation(browser: Any, app: str, reduced_motion: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.browser import save_screenshot
 from tests.support.react_app import AXE_JS, require_app_packages
 
 # WCAG 2.0, 2.1 and 2.2 A and AA, and axe's best practices.
@@ -34,3 +35,13 @@ def axe_violations(page: Any, scope: str | None = None) -> list[dict[str, Any]]:
         [scope, _TAGS],
     )
     return found
+
+
+def check_state(page: Any, shot: str, state: str, scope: str | None = None) -> None:
+    """Save what a person sees as ``shot``, then fail if axe finds anything, naming ``state``.
+
+    With ``scope`` (a CSS selector) both the screenshot and the audit cover that element only.
+    """
+    save_screenshot(page, shot, scope)
+    found = axe_violations(page, scope)
+    assert found == [], f"axe found problems in state {state!r}: {found}"

@@ -67,9 +67,14 @@ def launch_browser() -> Iterator[Any]:
             browser.close()
 
 
-def save_screenshot(page: Any, name: str) -> Path:
-    """Save a PNG of ``page`` under ``test-artifacts/`` and return its path."""
+def save_screenshot(page: Any, name: str, selector: str | None = None) -> Path:
+    """Save a PNG of ``page`` (or of the element ``selector``) under ``test-artifacts/``."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if selector is None:
+        page.screenshot(path=str(path), full_page=True)
+    else:
+        element = page.locator(selector)
+        element.scroll_into_view_if_needed()
+        element.screenshot(path=str(path))
     return path
