@@ -1,11 +1,9 @@
 """A run that lives on the server, apart from the connection that reads it.
 
 A ``Run`` pulls the agent's events in a task of its own and keeps them, encoded
-for the wire, in a buffer. A ``Reader`` (one HTTP response) writes the buffer
-to its client: everything that is waiting goes out in one write, so a burst of
-tokens costs one send rather than one per token, and nothing waits for a
-batch to fill. The run may get ahead of its reader by ``READ_AHEAD`` events at
-most, then waits: a slow client slows the run down instead of filling memory.
+for the wire, in a ``labsupport.run_buffer.RunBuffer``. A ``Reader`` (one HTTP
+response) writes the buffer to its client, everything waiting in one write; a
+slow client slows the run down instead of filling memory.
 
 What happens when the reader's connection goes away depends on the run:
 
@@ -33,18 +31,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .events import TERMINAL_TYPES, ErrorEvent, Event
+from .run_buffer import RunBuffer
 from .run_errors import RunConflict, RunGone
 from .sse import WireEncoder
 
-__all__ = ["READ_AHEAD", "Outcome", "Reader", "Run", "RunCounters", "RunLimits"]
+__all__ = ["Outcome", "Reader", "Run", "RunCounters", "RunLimits"]
 
 Outcome = Literal["completed", "failed", "cancelled"]
-
-# How many encoded events a run may hold that its reader has not written yet.
-READ_AHEAD = 64
-
-# The buffer is trimmed in steps this large, so trimming stays cheap per event.
-_TRIM_STEP = 256
 
 Send = Callable[[bytes], Awaitable[None]]
 
@@ -117,13 +110,9 @@ class Run:
         self._settled = False
         self._expiry: asyncio.Task[bool] | None = None
         self._events = events
-        self._chunks: list[bytes] = []
-        self._base = 0  # the event index of _chunks[0]
-        self.produced = 0  # events encoded so far
+        self._buffer = RunBuffer(keep=self.limits.replay_events if resumable else 0)
         self._next_seq = 0
-        self._sent = 0  # how far the current reader has written
         self._producer: asyncio.Task[None] | None = None
-        self._room: asyncio.Future[None] | None = None
         self._reader: Reader | None = None
         self._grace: asyncio.TimerHandle | None = None
         self._closed = False
@@ -131,14 +120,13 @@ class Run:
     # --- the producer side -------------------------------------------------------
 
     @property
-    def oldest_kept(self) -> int:
-        """The index of the oldest event still in the buffer."""
-        return self._base
+    def produced(self) -> int:
+        """How many events the run has encoded so far."""
+        return self._buffer.produced
 
     def _append(self, event: Event) -> None:
-        self._chunks.append(self.encoder.encode(event))
+        self._buffer.append(self.encoder.encode(event))
         self._next_seq = event.seq + 1
-        self.produced += 1
         if self._reader is not None:
             self._reader.notify()
 
@@ -167,12 +155,12 @@ class Run:
             if self._on_settled is not None:
                 self._on_settled(self)
 
-    def _fail(self, code: str, message: str) -> None:
+    def _end_with_error(self, code: str, message: str, outcome: Outcome = "failed") -> None:
         error = ErrorEvent(run_id=self.run_id, seq=self._next_seq, code=code, message=message)
         try:
             self._append(error)
         finally:
-            self._end("failed")
+            self._end(outcome)
 
     async def _produce(self) -> None:
         events = self._events
@@ -182,26 +170,18 @@ class Run:
                 if event.type in TERMINAL_TYPES:
                     self._end("completed" if event.type == "done" else "failed")
                     return
-                if self.produced - self._sent >= READ_AHEAD:
-                    await self._wait_for_room()
-            self._fail("internal_error", "the agent stopped without a done or error event")
+                if self._buffer.full():
+                    await self._buffer.wait_for_room()
+            self._end_with_error(
+                "internal_error", "the agent stopped without a done or error event"
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in the agent or encoder must still end the run
             if self.outcome is None:
-                self._fail("internal_error", f"{type(exc).__name__}: {exc}")
+                self._end_with_error("internal_error", f"{type(exc).__name__}: {exc}")
         finally:
             await self._close_agent()
-
-    async def _wait_for_room(self) -> None:
-        while self.produced - self._sent >= READ_AHEAD:
-            self._room = asyncio.get_running_loop().create_future()
-            await self._room
-
-    def _made_room(self) -> None:
-        room = self._room
-        if room is not None and not room.done() and self.produced - self._sent < READ_AHEAD:
-            room.set_result(None)
 
     async def _close_agent(self) -> None:
         if self._closed:
@@ -230,9 +210,7 @@ class Run:
         await self._close_agent()
         if self.outcome is not None:  # it finished while we waited for it to stop
             return False
-        error = ErrorEvent(run_id=self.run_id, seq=self._next_seq, code=code, message=message)
-        self._append(error)
-        self._end("cancelled")
+        self._end_with_error(code, message, "cancelled")
         return True
 
     # --- the reader side ---------------------------------------------------------
@@ -251,8 +229,7 @@ class Run:
         self._cancel_grace()
         reader = Reader(cursor)
         self._reader = reader
-        self._sent = cursor
-        self._made_room()
+        self._buffer.rewind(cursor)
         self.start()
         return reader
 
@@ -293,18 +270,15 @@ class Run:
         loop = asyncio.get_running_loop()
         while not (reader.gone or reader.superseded):
             if reader.cursor < self.produced:
-                start = reader.cursor - self._base
-                body = b"".join(self._chunks[start:]) if start else b"".join(self._chunks)
+                body = self._buffer.take(reader.cursor)
                 reader.cursor = self.produced
-                self._sent = reader.cursor
-                self._made_room()
-                self._trim()
+                self._buffer.trim(ended=self.outcome is not None)
                 await send(body)
                 continue
             if self.outcome is not None:
                 return True
             wake = reader.wake = loop.create_future()
-            timer = loop.call_later(interval, _settle, wake)
+            timer = loop.call_later(interval, reader.notify)  # time for a keep-alive
             try:
                 await wake
             finally:
@@ -315,13 +289,6 @@ class Run:
                 await send(keepalive)
         return False
 
-    def _trim(self) -> None:
-        keep = self.limits.replay_events if self.resumable else 0
-        cut = self._sent - keep - self._base
-        if cut >= _TRIM_STEP or (cut > 0 and self.outcome is not None):
-            del self._chunks[:cut]
-            self._base += cut
-
     def resume_cursor(self, seq: int) -> int:
         """The buffer index to resume from after the client saw event ``seq``."""
         cursor = seq + 1
@@ -330,14 +297,9 @@ class Run:
                 f"run {self.run_id} has sent events up to seq {self.produced - 1} only; "
                 f"Last-Event-ID names seq {seq}",
             )
-        if cursor < self._base:
+        if cursor < self._buffer.oldest:
             raise RunGone(
                 f"run {self.run_id} no longer keeps the events after seq {seq}: the replay "
                 f"buffer holds the last {self.limits.replay_events} events",
             )
         return cursor
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

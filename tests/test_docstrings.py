@@ -21,6 +21,7 @@ MODULES = [
     "numbering",
     "json_errors",
     "sse",
+    "run_buffer",
     "live_run",
     "run_errors",
     "run_registry",

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from labsupport.events import DoneEvent, Event, TokenEvent
-from labsupport.live_run import READ_AHEAD, Run, RunCounters, RunLimits
+from labsupport.live_run import Run, RunCounters, RunLimits
+from labsupport.run_buffer import READ_AHEAD
 from labsupport.run_errors import RunConflict, RunGone
 from labsupport.sse import LabEncoder
 
