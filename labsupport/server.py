@@ -36,23 +36,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from importlib import resources
-from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .agent_api import Agent, MockAgent
 from .auth import TokenGuard, check_token, new_token, token_from_env
 from .host_guard import HostGuard
+from .lab_routes import add_dialect_routes, add_lab_routes
 from .live_run import RunLimits
 from .openai_endpoint import create_openai_router
-from .request_checks import check_message, read_json_message
-from .run_requests import DialectParser, Lab, cancel, dialect_endpoint, replay_chat, stream
+from .run_requests import Lab
 from .run_store import open_run_store
 from .server_settings import DEFAULT_CORS_ORIGINS, ServerSettings
-from .sse import MEDIA_TYPE
 
 __all__ = [
     "DEFAULT_CORS_ORIGINS",
@@ -84,26 +80,6 @@ STATS_FIELDS: tuple[str, ...] = (
 )
 
 
-_CHAT_REQUEST_SCHEMA: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"message": {"type": "string", "minLength": 1}},
-                "required": ["message"],
-                "additionalProperties": False,
-            },
-            "example": {"message": "Who runs billing?"},
-        }
-    },
-}
-_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The run's events, one SSE block each.", "content": {MEDIA_TYPE: {}}},
-    422: {"description": "The message is missing, empty, too long or not a string."},
-}
-
-
 def create_app(
     settings: ServerSettings | None = None,
     *,
@@ -128,12 +104,7 @@ def create_app(
         raise TypeError(
             f"agent must have stream(question, *, k, run_id) and spend(), got {type(agent).__name__}"
         )
-    if settings.require_token:
-        token = new_token() if token is None else check_token(token)
-    elif token is not None:
-        raise ValueError(
-            "token was given, but settings.require_token is False: pass one or the other"
-        )
+    token = _app_secret(settings, token)
     lab = _lab(settings, agent)
     app = FastAPI(
         lifespan=_store_lifespan(lab),
@@ -143,6 +114,35 @@ def create_app(
     )
     app.state.lab = lab
     app.state.token = token
+    _add_guards(app, settings, token)
+    add_lab_routes(app, lab)
+    add_dialect_routes(app, lab)
+    if isinstance(agent, MockAgent):
+        # The OpenAI-compatible API shares the mock, so /stats counts what the SDK's requests cost.
+        # Its completions hold slots of the same cap as runs.
+        app.include_router(create_openai_router(agent.llm, slots=lab.runs))
+    for router in routers:
+        if not isinstance(router, APIRouter):
+            raise TypeError(
+                f"routers must hold fastapi.APIRouter objects, got {type(router).__name__}"
+            )
+        app.include_router(router)
+    return app
+
+
+def _app_secret(settings: ServerSettings, token: str | None) -> str | None:
+    """The secret the app requires: ``token`` checked, or a new one; None when it requires none."""
+    if settings.require_token:
+        return new_token() if token is None else check_token(token)
+    if token is not None:
+        raise ValueError(
+            "token was given, but settings.require_token is False: pass one or the other"
+        )
+    return None
+
+
+def _add_guards(app: FastAPI, settings: ServerSettings, token: str | None) -> None:
+    """The middleware every request passes: Host and origin, CORS, then the secret."""
     if token is not None:
         # Innermost: CORS answers a preflight (which carries no secret) and labels a refusal.
         app.add_middleware(TokenGuard, token=token)
@@ -158,60 +158,6 @@ def create_app(
     app.add_middleware(
         HostGuard, allowed_hosts=settings.allowed_hosts, cors_origins=settings.cors_origins
     )
-    _add_lab_routes(app, lab)
-    _add_dialects(app, lab)
-    if isinstance(agent, MockAgent):
-        # The OpenAI-compatible API shares the mock, so /stats counts what the SDK's requests cost.
-        # Its completions hold slots of the same cap as runs.
-        app.include_router(create_openai_router(agent.llm, slots=lab.runs))
-    for router in routers:
-        if not isinstance(router, APIRouter):
-            raise TypeError(
-                f"routers must hold fastapi.APIRouter objects, got {type(router).__name__}"
-            )
-        app.include_router(router)
-    return app
-
-
-def _add_lab_routes(app: FastAPI, lab: Lab) -> None:
-    """The lab's own endpoints: the stream (POST and GET), cancel, stats and the page."""
-    limit = lab.max_message_chars
-    page = resources.files("labsupport").joinpath("static/index.html").read_text("utf-8")
-
-    @app.post(
-        "/chat/stream",
-        openapi_extra={"requestBody": _CHAT_REQUEST_SCHEMA},
-        responses=_STREAM_RESPONSES,
-        response_class=Response,
-    )
-    async def chat_stream_post(request: Request) -> Response:
-        """Answer ``message``, streaming the run's events as SSE."""
-        message = await read_json_message(request, limit, max_body_bytes=lab.max_body_bytes)
-        return message if isinstance(message, Response) else stream(lab, request, message)
-
-    @app.get("/chat/stream", responses=_STREAM_RESPONSES, response_class=Response)
-    async def chat_stream_get(request: Request) -> Response:
-        """The same stream for ``EventSource``, which can only GET: ``?message=...``."""
-        query = request.query_params.get("message")
-        message = check_message(query, "query parameter 'message'", limit)
-        return message if isinstance(message, Response) else stream(lab, request, message)
-
-    @app.post("/runs/{run_id}/cancel")
-    async def cancel_run(run_id: str) -> JSONResponse:
-        """Stop a run now, whether a client is reading it or not; its stream ends with an error."""
-        return await cancel(lab, run_id)
-
-    @app.get("/stats")
-    async def stats() -> dict[str, int | float]:
-        """Streams open now, runs by outcome, and what the agent generated and spent."""
-        return lab.stats()
-
-    @app.get("/", response_class=HTMLResponse)
-    async def index() -> HTMLResponse:
-        """The browser page: ask, watch the steps and the answer stream, stop."""
-        # no-referrer: the page's own URL carries the secret; no link may pass it on.
-        headers = {"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
-        return HTMLResponse(page, headers=headers)
 
 
 def _lab(settings: ServerSettings, agent: Agent) -> Lab:
@@ -244,45 +190,6 @@ def _store_lifespan(lab: Lab) -> Callable[[FastAPI], AbstractAsyncContextManager
             await lab.runs.aclose()
 
     return lifespan
-
-
-def _add_dialects(app: FastAPI, lab: Lab) -> None:
-    """The same runs in standard shapes, so stock AG-UI and AI SDK clients connect."""
-    from . import agui_request, vercel_request  # the protocol libraries load only with the app
-
-    dialects: list[tuple[str, DialectParser, str, str, bool]] = [
-        (
-            "/ag-ui",
-            agui_request.parse_request,
-            "AG-UI RunAgentInput",
-            "AG-UI events (RunAgentInput in)",
-            False,
-        ),
-        (
-            "/api/chat",
-            vercel_request.parse_request,
-            "AI SDK chat",
-            "an AI SDK UI message stream (useChat)",
-            True,
-        ),
-    ]
-    for path, parse, name, shape, replayable in dialects:
-        app.add_api_route(
-            path,
-            dialect_endpoint(lab, parse, name, replayable=replayable),
-            methods=["POST"],
-            response_class=Response,
-            summary=f"Run the agent, streaming {shape}",
-        )
-
-    async def replay(chat_id: str) -> Response:
-        """The chat's latest run again, from its first chunk, then live (204 if none)."""
-        return replay_chat(lab, chat_id)
-
-    # useChat's resumeStream() after a dropped connection, on a resumable server.
-    app.add_api_route(
-        "/api/chat/{chat_id}/stream", replay, methods=["GET"], response_class=Response
-    )
 
 
 def stream_closer(app: object) -> Callable[[], None] | None:

@@ -255,18 +255,6 @@ async def test_stats_has_exactly_the_seven_counters(instant_app: Any) -> None:
     assert stats["cost_usd"] == pytest.approx(107 * 0.5e-6 + 30 * 1.5e-6)
 
 
-async def test_page_is_served_and_uses_only_relative_urls(instant_app: Any) -> None:
-    async with asgi_client(instant_app) as client:
-        response = await client.get("/")
-    page = response.text
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert 'const STREAM_URL = "chat/stream";' in page
-    assert '"/chat' not in page and "'/chat" not in page
-    assert '"Accept": "text/event-stream"' in page
-    assert "innerHTML" not in page
-
-
 @pytest.mark.parametrize(
     ("origin", "allowed"),
     [("http://127.0.0.1:8888", True), ("http://evil.example", False)],
