@@ -26,6 +26,7 @@ MODULES = [
     "run_errors",
     "run_registry",
     "request_checks",
+    "streamlit_text",
     "lab_routes",
     "openai_chunks",
     "agui_request",

@@ -1,4 +1,4 @@
-"""Helpers for tests that watch runs on a real server: its counters, a drop, a comparison."""
+"""Helpers for tests about runs: a server's counters, a dropped reader, a comparison, the reference run."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ from typing import Any
 
 import httpx
 
+from labsupport.agent import chat_stream
 from labsupport.client import stream_events
 from labsupport.events import Event
+from labsupport.mockllm import MockLLM
+from labsupport.runstate import RunState
 from tests.support.secret import AUTH
 
 QUESTION = "Who runs billing?"
+# A mock model with no waits.
+FAST: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
 
 
 def stats(url: str) -> dict[str, Any]:
@@ -47,3 +52,12 @@ def read_then_drop(
             break
     stream.close()
     return received
+
+
+def reference_run(question: str = QUESTION, **llm: Any) -> tuple[list[Event], RunState]:
+    """The events the agent emits for ``question``, and the state they fold into."""
+    events = list(chat_stream(question, llm=MockLLM(**{**FAST, **llm})))
+    state = RunState()
+    for event in events:
+        state.apply(event)
+    return events, state
