@@ -24,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from tests.support.net import free_port
+from tests.support.processes import stop_process
 
 # JupyterLab's user settings for a quiet, predictable page, shared with the JupyterHub test:
 # no news or update prompts over the notebook, every cell kept in the DOM (no virtual scrolling).
@@ -97,12 +98,7 @@ def _stop(server: LabServer) -> None:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process, timeout=5)
 
 
 @contextmanager

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
 from tests.support.net import free_port
+from tests.support.processes import stop_process, wait_until_answering
 from tests.support.secret import AUTH
 
 # The secret reaches the child in $LAB_TOKEN (inherited from the suite), never in argv.
@@ -38,20 +36,13 @@ def serve_in_process(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            try:
-                httpx.get(f"{url}/stats", headers=AUTH, timeout=1.0).raise_for_status()
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the lab server on port {port} did not start") from None
-                time.sleep(0.1)
+        wait_until_answering(
+            process,
+            f"{url}/stats",
+            what=f"the lab server on port {port}",
+            timeout=startup_timeout,
+            headers=AUTH,
+        )
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

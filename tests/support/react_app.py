@@ -12,16 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests.support.net import free_port
+from tests.support.processes import stop_process, wait_until_answering
 
 APP = Path(__file__).resolve().parents[2] / "frontends" / "react"
 AXE_JS = APP / "node_modules" / "axe-core" / "axe.min.js"
@@ -84,20 +83,8 @@ def serve_app(dist: Path, lab_url: str, *, token: str | None = None) -> Iterator
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1.0).raise_for_status()
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"vite preview on port {port} did not start") from None
-                time.sleep(0.2)
+        what = f"vite preview on port {port}"
+        wait_until_answering(process, url, what=what, timeout=30, interval=0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
