@@ -19,7 +19,9 @@ from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.openai_agent import openai_chat_stream
 from labsupport.server import create_app
 from labsupport.view import watch
+from tests.support.browser import save_screenshot
 from tests.support.openai_server import Endpoint, MockEndpoints
+from tests.support.runs import stats
 
 QUESTION = "Who runs billing?"
 
@@ -27,11 +29,6 @@ QUESTION = "Who runs billing?"
 def serve(endpoint: Endpoint, name: str) -> ServerHandle:
     endpoint.reset()
     return start_server(create_app(agent=OpenAIAgent(endpoint.async_client())), name=name)
-
-
-def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
-    return result
 
 
 def mock_answer() -> str:
@@ -164,12 +161,15 @@ def test_page_in_chromium_streams_the_sdk_agent_and_stop_stops_the_provider(
             page.click("#ask")
             page.wait_for_function("document.body.dataset.state === 'finished'", timeout=20000)
             assert page.text_content("#answer") == mock_answer()
+            save_screenshot(page, "sdk-agent-page-finished")
             finished = stats(server)["tokens_generated"]
             assert finished == endpoint.llm.tokens_generated > 0
 
             page.click("#ask")
             page.wait_for_function("document.getElementById('answer').textContent.length > 20")
             page.click("#stop")
+            page.wait_for_function("document.body.dataset.state === 'stopped'", timeout=10000)
+            save_screenshot(page, "sdk-agent-page-stopped")
             settled = provider_tokens_settle(endpoint)
             after = stats(server)
     finally:

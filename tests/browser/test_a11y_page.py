@@ -7,33 +7,16 @@ announce the steps and the finished answer, never the tokens one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from labsupport import MockLLM
-from labsupport.kernel_server import ServerHandle, start_server
-from labsupport.server import ServerSettings, create_app
+from labsupport.kernel_server import ServerHandle
 from tests.support.axe import axe_violations, check_state
 from tests.support.browser import save_screenshot
-from tests.support.live_regions import announcements, watch_live_regions
+from tests.support.live_regions import assert_answer_announced_once, watch_live_regions
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerHandle]:
-    llm = MockLLM(ttft=0.3, tokens_per_second=15, tool_delay=0.3)
-    with start_server(create_app(ServerSettings(llm=llm)), name="a11y-page") as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def failing() -> Iterator[ServerHandle]:
-    llm = MockLLM(ttft=0.1, tokens_per_second=40, tool_delay=0.1, fail_after_tokens=4)
-    with start_server(create_app(ServerSettings(llm=llm)), name="a11y-page-failing") as handle:
-        yield handle
 
 
 def check_page(page: Any, state: str) -> None:
@@ -45,10 +28,10 @@ def wait_state(page: Any, state: str) -> None:
 
 
 def test_axe_finds_nothing_idle_streaming_finished_and_stopped(
-    scheme_page: Any, server: ServerHandle
+    scheme_page: Any, paced_server: ServerHandle
 ) -> None:
     page = scheme_page
-    page.goto(server.url)
+    page.goto(paced_server.url)
     check_page(page, "idle")
     page.click("#ask")
     page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
@@ -65,8 +48,10 @@ def test_axe_finds_nothing_idle_streaming_finished_and_stopped(
     check_page(page, "stopped")
 
 
-def test_axe_finds_nothing_when_the_run_fails(scheme_page: Any, failing: ServerHandle) -> None:
-    scheme_page.goto(failing.url)
+def test_axe_finds_nothing_when_the_run_fails(
+    scheme_page: Any, failing_server: ServerHandle
+) -> None:
+    scheme_page.goto(failing_server.url)
     scheme_page.click("#ask")
     wait_state(scheme_page, "error")
     assert scheme_page.get_attribute("#error", "role") == "alert"
@@ -75,24 +60,20 @@ def test_axe_finds_nothing_when_the_run_fails(scheme_page: Any, failing: ServerH
 
 @pytest.mark.parametrize("mode", ["eventsource", "fetch"])
 def test_an_answer_is_announced_once_not_token_by_token(
-    page: Any, server: ServerHandle, mode: str
+    page: Any, paced_server: ServerHandle, mode: str
 ) -> None:
-    page.goto(server.url)
+    page.goto(paced_server.url)
     page.check(f"#mode-{mode}")
     watch_live_regions(page)
     page.click("#ask")
     wait_state(page, "finished")
-    page.wait_for_timeout(100)
-    said = announcements(page)
-    answer = page.text_content("#answer") or ""
-    # Connecting, three statuses, done: a handful of announcements for 30 tokens.
-    assert 3 <= len(said) <= 8, f"live regions changed {len(said)} times: {said}"
-    assert said[-1] == f"Done. The answer: {answer}"
-    assert not any(answer[:20] in s for s in said[:-1]), f"a partial answer was announced: {said}"
+    assert_answer_announced_once(page)
 
 
-def test_stop_is_reached_by_keyboard_and_shows_its_focus(page: Any, server: ServerHandle) -> None:
-    page.goto(server.url)
+def test_stop_is_reached_by_keyboard_and_shows_its_focus(
+    page: Any, paced_server: ServerHandle
+) -> None:
+    page.goto(paced_server.url)
     page.focus("#question")
     page.keyboard.press("Enter")
     page.wait_for_function("document.querySelector('#answer').textContent.length > 10")
@@ -105,8 +86,8 @@ def test_stop_is_reached_by_keyboard_and_shows_its_focus(page: Any, server: Serv
     wait_state(page, "stopped")
 
 
-def test_axe_refuses_to_audit_a_refused_request(page: Any, server: ServerHandle) -> None:
+def test_axe_refuses_to_audit_a_refused_request(page: Any, paced_server: ServerHandle) -> None:
     # Without its secret the server answers 401 in JSON: no page, so no "no violations" either.
-    page.goto(f"{server.base_url}/stats")
+    page.goto(f"{paced_server.base_url}/stats")
     with pytest.raises(AssertionError, match="axe can audit only an HTML page"):
         axe_violations(page)

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from labsupport import DoneEvent, Event, MockLLM, ThoughtEvent, TokenEvent
+from labsupport import DoneEvent, Event, ThoughtEvent, TokenEvent
 from labsupport.kernel_server import ServerHandle, start_server
-from labsupport.server import ServerSettings, create_app
+from labsupport.server import create_app
 from tests.support.agents import FunctionAgent
 from tests.support.browser import save_screenshot
+from tests.support.runs import stats
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 MODES = ["eventsource", "fetch"]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerHandle]:
-    # Slow enough to watch the answer grow for about two seconds.
-    llm = MockLLM(ttft=0.3, tokens_per_second=15, tool_delay=0.3)
-    with start_server(create_app(ServerSettings(llm=llm)), name="browser-page") as handle:
-        yield handle
 
 
 def state(page: Any) -> str:
@@ -50,16 +42,11 @@ def watch_answer(page: Any, seconds: float) -> list[int]:
     return lengths
 
 
-def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
-    return result
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_answer_streams_progressively_then_the_run_finishes(
-    server: ServerHandle, page: Any, mode: str
+    paced_server: ServerHandle, page: Any, mode: str
 ) -> None:
-    ask(page, server.url_for("/"), mode)
+    ask(page, paced_server.url_for("/"), mode)
     lengths = watch_answer(page, 15)
     page.wait_for_function("document.body.dataset.state !== 'running'", timeout=5000)
     final = page.text_content("#answer") or ""
@@ -79,13 +66,13 @@ def test_answer_streams_progressively_then_the_run_finishes(
 
 
 def test_eventsource_is_closed_on_done_so_the_browser_does_not_ask_again(
-    server: ServerHandle, page: Any
+    paced_server: ServerHandle, page: Any
 ) -> None:
     # EventSource reconnects after a normal end of stream too (Chromium waits 3 s by default);
     # only close() on `done` keeps it from requesting the answer again.
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    ask(page, server.url_for("/"), "eventsource")
+    ask(page, paced_server.url_for("/"), "eventsource")
     page.wait_for_function("document.body.dataset.state !== 'running'", timeout=15000)
     assert state(page) == "finished"
     page.wait_for_timeout(4500)
@@ -95,10 +82,10 @@ def test_eventsource_is_closed_on_done_so_the_browser_does_not_ask_again(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_stop_freezes_the_answer_and_the_server_cancels_the_run(
-    server: ServerHandle, page: Any, mode: str
+    paced_server: ServerHandle, page: Any, mode: str
 ) -> None:
-    before = stats(server)
-    ask(page, server.url_for("/"), mode)
+    before = stats(paced_server)
+    ask(page, paced_server.url_for("/"), mode)
     page.wait_for_function("document.getElementById('answer').textContent.length > 20")
     page.click("#stop")
     stopped_at = page.text_content("#answer") or ""
@@ -107,19 +94,19 @@ def test_stop_freezes_the_answer_and_the_server_cancels_the_run(
     assert page.text_content("#answer") == stopped_at
     assert page.is_enabled("#ask") and not page.is_enabled("#stop")
     deadline = time.monotonic() + 2
-    after = stats(server)
+    after = stats(paced_server)
     while after["active_streams"] and time.monotonic() < deadline:
         time.sleep(0.05)
-        after = stats(server)
+        after = stats(paced_server)
     assert after["runs_cancelled"] == before["runs_cancelled"] + 1
     assert after["active_streams"] == 0
     save_screenshot(page, f"page-{mode}-stopped")
 
 
 def test_refused_request_shows_the_servers_reason_in_fetch_mode(
-    server: ServerHandle, page: Any
+    paced_server: ServerHandle, page: Any
 ) -> None:
-    page.goto(server.url_for("/"))
+    page.goto(paced_server.url_for("/"))
     page.check("#mode-fetch")
     # Beyond the input's maxlength, set through the DOM as a script would.
     page.evaluate("document.getElementById('question').value = 'x'.repeat(2001)")

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from labsupport import MockLLM, chat_stream
@@ -22,6 +21,7 @@ from labsupport.server import ServerSettings, create_app
 from tests.browser.test_page import MODES, ask, state
 from tests.support.browser import save_screenshot
 from tests.support.relay import Relay, relay_to
+from tests.support.runs import stats
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -41,11 +41,6 @@ def server() -> Iterator[ServerHandle]:
 def relay(server: ServerHandle) -> Iterator[Relay]:
     with relay_to(server.url) as relay:
         yield relay
-
-
-def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
-    return result
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -24,10 +24,11 @@ from labsupport.kernel_server import ServerHandle, start_server
 from labsupport.server import ServerSettings, create_app
 from tests.support.axe import check_state
 from tests.support.browser import save_screenshot
-from tests.support.live_regions import announcements, watch_live_regions
+from tests.support.live_regions import assert_answer_announced_once, watch_live_regions
 from tests.support.net import free_port
 from tests.support.react_app import APP, VITE, build_app, serve_app
 from tests.support.relay import relay_to
+from tests.support.runs import stats
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -40,26 +41,13 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[ServerHandle]:
-    # Slow enough to watch the answer grow for about two seconds.
-    llm = MockLLM(ttft=0.3, tokens_per_second=15, tool_delay=0.3)
-    with start_server(create_app(ServerSettings(llm=llm)), name="react-app") as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def app(dist: Path, lab: ServerHandle) -> Iterator[str]:
-    with serve_app(dist, lab.base_url, token=lab.token) as url:
+def app(dist: Path, paced_server: ServerHandle) -> Iterator[str]:
+    with serve_app(dist, paced_server.base_url, token=paced_server.token) as url:
         yield url
 
 
 def phase(page: Any) -> str:
     result: str = page.evaluate("document.querySelector('main').dataset.phase")
-    return result
-
-
-def stats(lab: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(lab.url_for("/stats")).json()
     return result
 
 
@@ -95,9 +83,9 @@ def test_question_streams_steps_then_tokens_then_sources_and_cost(page: Any, app
 
 
 def test_stop_by_keyboard_freezes_the_text_and_cancels_the_run(
-    page: Any, app: str, lab: ServerHandle
+    page: Any, app: str, paced_server: ServerHandle
 ) -> None:
-    before = stats(lab)
+    before = stats(paced_server)
     page.goto(app)
     page.wait_for_selector("main[data-phase=idle]")
     page.focus("#question")
@@ -117,9 +105,12 @@ def test_stop_by_keyboard_freezes_the_text_and_cancels_the_run(
     assert frozen is not None and ANSWER not in frozen
     assert page.text_content("#status") == "Stopped."
     deadline = time.monotonic() + 5
-    while stats(lab)["runs_cancelled"] == before["runs_cancelled"] and time.monotonic() < deadline:
+    while (
+        stats(paced_server)["runs_cancelled"] == before["runs_cancelled"]
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
-    after = stats(lab)
+    after = stats(paced_server)
     assert after["runs_cancelled"] == before["runs_cancelled"] + 1
     assert after["runs_completed"] == before["runs_completed"]
     save_screenshot(page, "react-stopped")
@@ -131,24 +122,13 @@ def test_live_regions_announce_steps_and_the_answer_once_not_tokens(page: Any, a
     watch_live_regions(page)
     page.click("#ask")
     page.wait_for_selector("main[data-phase=done]", timeout=15_000)
-    page.wait_for_timeout(100)
-    said = announcements(page)
-    answer = page.text_content("#answer") or ""
-    # 30 tokens arrived; a screen reader hears the steps, then the whole answer once.
-    assert 3 <= len(said) <= 8, f"live regions changed {len(said)} times: {said}"
-    assert said[-1] == f"Done. The answer: {answer}"
-    assert not any(answer[:20] in s for s in said[:-1]), f"a partial answer was announced: {said}"
+    assert_answer_announced_once(page)
 
 
 @pytest.fixture(scope="module")
-def failing_app(dist: Path) -> Iterator[str]:
+def failing_app(dist: Path, failing_server: ServerHandle) -> Iterator[str]:
     """The app in front of a lab server whose model fails after four tokens."""
-    llm = MockLLM(ttft=0.1, tokens_per_second=40, tool_delay=0.1, fail_after_tokens=4)
-    app = create_app(ServerSettings(llm=llm))
-    with (
-        start_server(app, name="react-failing") as failing,
-        serve_app(dist, failing.base_url, token=failing.token) as url,
-    ):
+    with serve_app(dist, failing_server.base_url, token=failing_server.token) as url:
         yield url
 
 
@@ -290,9 +270,9 @@ def resumable_lab() -> Iterator[ServerHandle]:
 
 @pytest.mark.parametrize("resumable", [True, False], ids=["resumable", "not-resumable"])
 def test_a_dropped_connection_resumes_when_the_server_keeps_the_run(
-    page: Any, dist: Path, lab: ServerHandle, resumable_lab: ServerHandle, resumable: bool
+    page: Any, dist: Path, paced_server: ServerHandle, resumable_lab: ServerHandle, resumable: bool
 ) -> None:
-    server = resumable_lab if resumable else lab
+    server = resumable_lab if resumable else paced_server
     before = stats(server)
     # The relay sits between the browser and Vite: cutting it is the browser's network dropping.
     with serve_app(dist, server.base_url, token=server.token) as url, relay_to(url) as relay:

@@ -36,6 +36,7 @@ from playwright.sync_api import Error as PlaywrightError
 from tests.support.browser import ARTIFACTS
 from tests.support.jupyterlab import LabServer, run_jupyterlab
 from tests.support.lessons import ROOT, CodeCell, code_cells, lesson_paths
+from tests.support.notebook_page import code_notebook
 
 # The first lesson also waits for JupyterLab to start. Lessons run in 15-40 s here.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -408,13 +409,7 @@ BROKEN_CELLS = [
 
 def write_notebook(path: Path, cells: list[str], cards: dict[int, int] | None = None) -> None:
     """A made-up notebook; ``cards`` gives cells a shipped ``LiveView(...)`` output."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb = code_notebook(cells)
     for index, count in (cards or {}).items():
         nb.cells[index].outputs = [
             nbformat.v4.new_output("execute_result", {"text/plain": "LiveView(...)"})

@@ -47,3 +47,16 @@ def announcements(page: Any) -> list[str]:
     """What the live regions said since ``watch_live_regions``, one entry per announcement."""
     said: list[str] = page.evaluate("window.__announcements")
     return said
+
+
+def assert_answer_announced_once(page: Any, answer_selector: str = "#answer") -> None:
+    """A screen reader heard a handful of steps, then the whole answer once, never token by token.
+
+    For the mock's answer of 30 tokens: connecting, the statuses, then done.
+    """
+    page.wait_for_timeout(100)  # the observer reports a change one task after it
+    said = announcements(page)
+    answer = page.text_content(answer_selector) or ""
+    assert 3 <= len(said) <= 8, f"live regions changed {len(said)} times: {said}"
+    assert said[-1] == f"Done. The answer: {answer}"
+    assert not any(answer[:20] in s for s in said[:-1]), f"a partial answer was announced: {said}"

@@ -20,9 +20,8 @@ from tests.support.browser import save_screenshot
 from tests.support.jupyterlab import LabServer, run_jupyterlab
 
 
-@contextmanager
-def lab_with_notebook(workdir: Path, name: str, cells: Sequence[str]) -> Iterator[LabServer]:
-    """A ``jupyter lab`` in ``workdir`` whose root holds notebook ``name`` of code ``cells``."""
+def code_notebook(cells: Sequence[str]) -> Any:
+    """A notebook of code ``cells`` on the ``python3`` kernel, not run yet."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -30,8 +29,14 @@ def lab_with_notebook(workdir: Path, name: str, cells: Sequence[str]) -> Iterato
         "language": "python",
     }
     nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    return nb
+
+
+@contextmanager
+def lab_with_notebook(workdir: Path, name: str, cells: Sequence[str]) -> Iterator[LabServer]:
+    """A ``jupyter lab`` in ``workdir`` whose root holds notebook ``name`` of code ``cells``."""
     with run_jupyterlab(workdir) as server:
-        nbformat.write(nb, server.root / name)
+        nbformat.write(code_notebook(cells), server.root / name)
         yield server
 
 

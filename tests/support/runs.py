@@ -11,6 +11,7 @@ import httpx
 from labsupport.agent import chat_stream
 from labsupport.client import stream_events
 from labsupport.events import Event
+from labsupport.kernel_server import ServerHandle
 from labsupport.mockllm import MockLLM
 from labsupport.runstate import RunState
 from tests.support.secret import AUTH
@@ -20,9 +21,13 @@ QUESTION = "Who runs billing?"
 FAST: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
 
 
-def stats(url: str) -> dict[str, Any]:
-    """The server's ``/stats`` at ``url``."""
-    result: dict[str, Any] = httpx.get(f"{url}/stats", headers=AUTH, timeout=5.0).json()
+def stats(server: str | ServerHandle) -> dict[str, Any]:
+    """The ``/stats`` of a server: a base URL (secret ``TEST_TOKEN``) or a handle with its own."""
+    if isinstance(server, ServerHandle):
+        response = httpx.get(server.url_for("/stats"), timeout=5.0)
+    else:
+        response = httpx.get(f"{server}/stats", headers=AUTH, timeout=5.0)
+    result: dict[str, Any] = response.raise_for_status().json()
     return result
 
 
