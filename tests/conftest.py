@@ -29,6 +29,12 @@ def llm() -> MockLLM:
     return MockLLM.instant()
 
 
+@pytest.fixture
+def instant_app() -> Any:
+    """The lab's app on a mock model with no waits, fresh for each test (serve it in process)."""
+    return create_app(ServerSettings(llm=MockLLM.instant()))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """A headless Chromium for one test module (skipped, or failed in CI, if absent).

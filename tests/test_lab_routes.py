@@ -4,23 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-import pytest
-
-from labsupport import MockLLM
-from labsupport.server import ServerSettings, create_app
-from tests.support.secret import auth
-
-
-def asgi_client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers=auth(app)
-    )
-
-
-@pytest.fixture
-def instant_app() -> Any:
-    return create_app(ServerSettings(llm=MockLLM.instant()))
+from tests.support.secret import asgi_client
 
 
 async def test_page_is_served_and_uses_only_relative_urls(instant_app: Any) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +24,9 @@ from labsupport.server import STATS_FIELDS, ServerSettings, create_app
 from labsupport.sse import decode_event
 from tests.support.agents import FunctionAgent
 from tests.support.net import free_port
-from tests.support.secret import auth
+from tests.support.processes import stop_process, wait_until_answering
+from tests.support.runs import stats
+from tests.support.secret import AUTH, TEST_TOKEN, asgi_client
 
 QUESTION = "Who runs billing?"
 
@@ -41,17 +45,6 @@ def parse_body(body: str) -> list[Event]:
                 decode_event(fields["event"][0], "\n".join(fields["data"]), fields["id"][0])
             )
     return events
-
-
-def asgi_client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers=auth(app)
-    )
-
-
-@pytest.fixture
-def instant_app() -> Any:
-    return create_app(ServerSettings(llm=MockLLM.instant()))
 
 
 # -- streaming, in process -----------------------------------------------------------------
@@ -325,6 +318,30 @@ def test_default_app_answers_the_openai_sdk_and_counts_its_spend() -> None:
     assert spent["cost_usd"] > 0
 
 
+@pytest.mark.slow
+def test_uvicorn_on_the_module_app_answers_the_unmodified_openai_sdk() -> None:
+    """As a new user tries it: ``uvicorn labsupport.server:app``, then the openai SDK at ``/v1``."""
+    port = free_port()
+    command = ["-m", "uvicorn", "labsupport.server:app", "--host", "127.0.0.1", "--port", str(port)]
+    # The secret reaches the server in $LAB_TOKEN (conftest exports TEST_TOKEN), as the README says.
+    process = subprocess.Popen([sys.executable, *command], stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        what = "uvicorn labsupport.server:app"
+        wait_until_answering(process, f"{base}/stats", what=what, timeout=30, headers=AUTH)
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=TEST_TOKEN, max_retries=0)
+        assert "lab-mock-1" in [m.id for m in client.models.list()]
+        chunks = client.chat.completions.create(
+            model="lab-mock-1", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        spent = stats(base)
+    finally:
+        stop_process(process)
+    assert "Dana Okafor" in text
+    assert spent["tokens_generated"] > 0 and spent["cost_usd"] > 0
+
+
 # -- over a real socket ---------------------------------------------------------------------------
 
 closed_at: list[float] = []
@@ -347,11 +364,6 @@ def paced_server() -> Iterator[ServerHandle]:
     app = create_app(agent=RecordingAgent(llm))
     with start_server(app, port=free_port(), name="test_server-paced") as server:
         yield server
-
-
-def stats(server: ServerHandle) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(server.url_for("/stats")).json()
-    return result
 
 
 @pytest.mark.slow
