@@ -94,7 +94,13 @@ def create_app(
     ``token`` is the secret every request must carry (default: a new one for this
     app; ``app_token(app)`` reads it); with ``settings.require_token=False`` there is none.
 
-    Example: ``create_app(ServerSettings(tokens_per_second=None, keepalive_seconds=1.0))``
+    Example: the default app speaks the lab's stream, its dialects and OpenAI's API.
+
+    >>> app = create_app(ServerSettings(tokens_per_second=None, keepalive_seconds=1.0))
+    >>> sorted(app.openapi()["paths"])  # doctest: +NORMALIZE_WHITESPACE
+    ['/', '/ag-ui', '/api/chat', '/api/chat/{chat_id}/stream', '/chat/stream',
+     '/runs/{run_id}/cancel', '/stats', '/v1/chat/completions', '/v1/models',
+     '/v1/models/{model_id}']
     """
     settings = settings or ServerSettings()
     if not isinstance(settings, ServerSettings):
