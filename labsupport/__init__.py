@@ -39,9 +39,9 @@ from .lifecycle import (
 )
 from .mockllm import MockLLM, MockModelError, count_tokens, tokenize
 from .numbering import new_run_id
-from .prices import PRICES, Prices
+from .prices import PRICES, Prices, format_cost
 from .runstate import RunState, Step
-from .terminal import TerminalRenderer, format_cost, render
+from .terminal import TerminalRenderer, render
 
 __version__ = "0.1.0"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 
+from .prices import format_cost
 from .runstate import RunState, Step
 
 __all__ = [
@@ -16,7 +17,6 @@ __all__ = [
     "answer_html",
     "error_html",
     "footer_html",
-    "format_usd",
     "live_html",
     "sources_html",
     "status_html",
@@ -87,12 +87,6 @@ div.lsv-error { border-left: 4px solid #cf222e; background: #ffebe9; color: #820
 _ICONS = {"status": "•", "thought": "✎", "tool_call": "→", "tool_result": "←"}
 
 _HEADLINES = {"finished": "Done", "error": "Failed", "cancelled": "Stopped"}
-
-
-def format_usd(usd: float) -> str:
-    """Dollars with enough digits to see a fraction of a cent: ``0.0000985 -> '$0.0000985'``."""
-    text = f"{usd:.7f}".rstrip("0")
-    return "$" + (text + "0" if text.endswith(".") else text)
 
 
 def _plural(n: int, word: str) -> str:
@@ -209,7 +203,7 @@ def footer_html(state: RunState, redraws: int) -> str:
         cost = state.cost
         parts.append(
             f"{cost.total_tokens:,} billed ({cost.prompt_tokens:,} prompt + "
-            f'{cost.completion_tokens:,} answer) · <span class="lsv-cost">{format_usd(cost.usd)}</span>'
+            f'{cost.completion_tokens:,} answer) · <span class="lsv-cost">{format_cost(cost.usd)}</span>'
         )
     parts.append(f"{_plural(state.event_count, 'event')} · {_plural(redraws, 'redraw')}")
     return f'<div class="lsv-footer">{" · ".join(parts)}</div>'
@@ -225,7 +219,7 @@ def summary_text(state: RunState, event_count: int) -> str:
     ]
     if state.cost is not None:
         lines.append(
-            f"cost: {format_usd(state.cost.usd)} for {state.cost.total_tokens} tokens "
+            f"cost: {format_cost(state.cost.usd)} for {state.cost.total_tokens} tokens "
             f"({state.cost.prompt_tokens} prompt + {state.cost.completion_tokens} answer)"
         )
     else:

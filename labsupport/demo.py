@@ -15,7 +15,8 @@ from typing import TextIO
 
 from .agent import chat_stream
 from .mockllm import MockLLM
-from .terminal import TerminalRenderer, format_cost, render
+from .prices import format_cost
+from .terminal import TerminalRenderer, render
 
 __all__ = ["main", "run_demo"]
 

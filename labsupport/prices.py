@@ -5,6 +5,11 @@ completion); a request costs both counts at their rates:
 
     >>> PRICES["lab-mock-1"].cost(prompt_tokens=1_000, completion_tokens=200)
     0.0008
+
+Every front end shows an amount the same way, with enough digits for a fraction of a cent:
+
+    >>> format_cost(0.0000985), format_cost(0.0008), format_cost(2.0)
+    ('$0.0000985', '$0.0008', '$2.0')
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["PRICES", "Prices"]
+__all__ = ["PRICES", "Prices", "format_cost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +45,9 @@ PRICES: dict[str, Prices] = {
     "lab-mock-large": Prices(input_per_million=3.00, output_per_million=15.00),
 }
 """Price table of the mock's models, in the shape providers publish theirs."""
+
+
+def format_cost(usd: float) -> str:
+    """Dollars with enough digits to see a fraction of a cent: ``0.0000985 -> '$0.0000985'``."""
+    text = f"{usd:.7f}".rstrip("0")
+    return "$" + (text + "0" if text.endswith(".") else text)

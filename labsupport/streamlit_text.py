@@ -28,8 +28,8 @@ import httpx
 from .client import StreamError
 from .events import CostEvent, ErrorEvent
 from .lab_url import TOKEN_ENV, masked
+from .prices import format_cost
 from .runstate import RunState, Step
-from .terminal import format_cost
 
 __all__ = [
     "DEFAULT_SERVER_URL",

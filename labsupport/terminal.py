@@ -22,15 +22,10 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from .events import Event
+from .prices import format_cost
 from .runstate import RunState
 
-__all__ = ["TerminalRenderer", "format_cost", "render"]
-
-
-def format_cost(usd: float) -> str:
-    """Dollars with enough digits to see a fraction of a cent: ``0.0000985 -> '$0.0000985'``."""
-    text = f"{usd:.7f}".rstrip("0")
-    return "$" + (text + "0" if text.endswith(".") else text)
+__all__ = ["TerminalRenderer", "render"]
 
 
 class TerminalRenderer:

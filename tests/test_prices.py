@@ -1,4 +1,4 @@
-"""Prices per million tokens: checked when made, and what a request costs."""
+"""Prices per million tokens: checked when made, what a request costs, and how an amount shows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from labsupport.prices import PRICES, Prices
+from labsupport.prices import PRICES, Prices, format_cost
 
 
 def test_a_request_costs_both_counts_at_their_rates() -> None:
@@ -32,3 +32,9 @@ def test_the_mock_models_are_priced_cheap_and_large() -> None:
     assert set(PRICES) == {"lab-mock-1", "lab-mock-large"}
     small, large = PRICES["lab-mock-1"], PRICES["lab-mock-large"]
     assert small.cost(1000, 1000) < large.cost(1000, 1000)
+
+
+def test_format_cost_shows_fractions_of_a_cent() -> None:
+    assert format_cost(0.0000985) == "$0.0000985"
+    assert format_cost(0.5) == "$0.5"
+    assert format_cost(0) == "$0.0"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from labsupport import MockLLM, chat_stream, render
-from labsupport.terminal import TerminalRenderer, format_cost
+from labsupport.prices import format_cost
+from labsupport.terminal import TerminalRenderer
 
 
 def test_renders_progress_then_answer_then_sources_and_cost(llm: MockLLM) -> None:
@@ -68,9 +69,3 @@ def test_cancelled_says_that_nothing_more_came() -> None:
     assert out.getvalue().endswith(
         "The Payments\n  ■ stopped after 2 tokens: no further tokens, no cost event, no done event\n"
     )
-
-
-def test_format_cost_shows_fractions_of_a_cent() -> None:
-    assert format_cost(0.0000985) == "$0.0000985"
-    assert format_cost(0.5) == "$0.5"
-    assert format_cost(0) == "$0.0"
