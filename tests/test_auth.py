@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,6 @@ import psutil
 import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from labsupport import MockLLM
 from labsupport.auth import TokenGuard, check_token, new_token
@@ -25,6 +23,7 @@ from labsupport.nginx import find_nginx, start_nginx
 from labsupport.server import ServerSettings, app_token, create_app
 from tests.support.browser import save_screenshot
 from tests.support.dialect_bodies import agui_body, chat_body, user
+from tests.support.foreign_page import Recorder, foreign_page, visit
 from tests.support.net import free_port
 from tests.support.other_user import other_user
 from tests.support.process_server import serve_in_process
@@ -259,46 +258,6 @@ def _children_named(name: str) -> list[int]:
 # -- a foreign page in Chromium ---------------------------------------------------------------
 
 
-class _Recorder:
-    """ASGI wrapper that records each request's path and status."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.seen: list[tuple[str, int]] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def record(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                self.seen.append((f"{scope['method']} {scope['path']}", message["status"]))
-            await send(message)
-
-        await self.app(scope, receive, record)
-
-
-def _foreign_page(target: str) -> ASGIApp:
-    """A page that tries every way a browser page can start a run, without the secret."""
-    url = json.dumps(f"{target}/chat/stream?message=Who+runs+billing%3F")
-    html = f"""<!doctype html><body><script>
-      const url = {url};
-      const img = new Image(); img.src = url + "&via=img";
-      fetch(url + "&via=fetch-no-cors", {{mode: "no-cors"}}).catch(() => {{}});
-      fetch(url + "&via=fetch-cors").catch(() => {{}});
-      fetch({json.dumps(target + "/chat/stream")}, {{method: "POST",
-        headers: {{"Content-Type": "application/json"}},
-        body: JSON.stringify({{message: "Who runs billing?"}})}}).catch(() => {{}});
-      const source = new EventSource(url + "&via=eventsource");
-      source.onerror = () => source.close();
-      window.tried = true;
-    </script></body>""".encode()
-
-    async def page(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"text/html; charset=utf-8")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": html})
-
-    return page
-
-
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 def test_a_page_the_host_guard_lets_through_still_cannot_start_a_run(browser: Any) -> None:
@@ -307,37 +266,18 @@ def test_a_page_the_host_guard_lets_through_still_cannot_start_a_run(browser: An
     foreign_port = free_port()
     foreign_origin = f"http://localhost:{foreign_port}"
     settings = ServerSettings(**INSTANT, cors_origins=(foreign_origin,))
-    recorder = _Recorder(create_app(settings, token=TEST_TOKEN))
+    recorder = Recorder(create_app(settings, token=TEST_TOKEN))
     with serve_in_thread(recorder) as lab_url:
         stats_before = httpx.get(with_token(f"{lab_url}/stats", TEST_TOKEN)).json()
-        with serve_in_thread(_foreign_page(lab_url), port=foreign_port):
-            context = browser.new_context()
-            try:
-                page = context.new_page()
-                page.goto(f"{foreign_origin}/")
-                page.wait_for_function("window.tried === true")
-                deadline = time.monotonic() + 10
-                while len(_streams(recorder)) < 5 and time.monotonic() < deadline:
-                    page.wait_for_timeout(50)
-                page.wait_for_timeout(300)
-            finally:
-                context.close()
+        with serve_in_thread(foreign_page(lab_url, post=True), port=foreign_port):
+            visit(browser, f"{foreign_origin}/", recorder, requests=5)
         stats_after = httpx.get(with_token(f"{lab_url}/stats", TEST_TOKEN)).json()
-    streams = _streams(recorder)
+    streams = recorder.run_statuses()
     assert len(streams) >= 5, f"the page's requests did not reach the server: {recorder.seen}"
     # <img> and no-cors fetch send no Origin: the host guard refuses them (403). EventSource,
     # the CORS fetch and the POST come from a listed origin: only the secret refuses them.
     assert set(streams) <= {401, 403} and streams.count(401) >= 3, recorder.seen
     assert stats_after["runs_started"] == stats_before["runs_started"]
-
-
-def _streams(recorder: _Recorder) -> list[int]:
-    """The statuses of requests for a run (CORS preflights start nothing and are left out)."""
-    return [
-        status
-        for request, status in recorder.seen
-        if request.endswith(" /chat/stream") and not request.startswith("OPTIONS")
-    ]
 
 
 @pytest.mark.browser

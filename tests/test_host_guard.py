@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,11 +9,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from labsupport.host_guard import HostGuard, host_name, running_under_jupyterhub
 from labsupport.server import ServerSettings, create_app
 from tests.support.dialect_bodies import agui_body, chat_body, user
+from tests.support.foreign_page import Recorder, foreign_page, visit
 from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -194,50 +193,9 @@ def test_allowed_hosts_must_be_plain_names(bad: str) -> None:
         ServerSettings(allowed_hosts=(bad,))
 
 
-class _Recorder:
-    """ASGI wrapper that records each request's path and the status it was answered with."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.seen: list[tuple[str, int]] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def record(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self.seen.append((scope["path"], message["status"]))
-            await send(message)
-
-        await self.app(scope, receive, record)
-
-
-def _foreign_page(target: str) -> ASGIApp:
-    """A page that tries every way a browser page can send a GET that starts a run."""
-    url = json.dumps(f"{target}/chat/stream?message=Who+runs+billing%3F")
-    html = f"""<!doctype html><body><script>
-      const url = {url};
-      const img = new Image(); img.src = url + "&via=img";
-      fetch(url + "&via=fetch-no-cors", {{mode: "no-cors"}}).catch(() => {{}});
-      fetch(url + "&via=fetch-cors").catch(() => {{}});
-      const source = new EventSource(url + "&via=eventsource");
-      source.onerror = () => source.close();
-      window.tried = true;
-    </script></body>""".encode()
-
-    async def page(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"text/html; charset=utf-8")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": html})
-
-    return page
-
-
-def chat_streams(recorder: _Recorder) -> list[int]:
-    return [status for path, status in recorder.seen if path == "/chat/stream"]
-
-
 @pytest.fixture(scope="module")
-def guarded() -> Iterator[tuple[str, _Recorder]]:
-    recorder = _Recorder(create_app(ServerSettings(**INSTANT), token=TEST_TOKEN))
+def guarded() -> Iterator[tuple[str, Recorder]]:
+    recorder = Recorder(create_app(ServerSettings(**INSTANT), token=TEST_TOKEN))
     with serve_in_thread(recorder) as url:
         yield url, recorder
 
@@ -245,23 +203,13 @@ def guarded() -> Iterator[tuple[str, _Recorder]]:
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 def test_a_page_on_another_loopback_origin_cannot_start_a_run(
-    guarded: tuple[str, _Recorder], browser: Any
+    guarded: tuple[str, Recorder], browser: Any
 ) -> None:
     url, recorder = guarded
     before = runs_started(url)
-    with serve_in_thread(_foreign_page(url)) as foreign:
-        context = browser.new_context()
-        try:
-            page = context.new_page()
-            page.goto(foreign.replace("127.0.0.1", "localhost") + "/")
-            page.wait_for_function("window.tried === true")
-            deadline = time.monotonic() + 10
-            while len(chat_streams(recorder)) < 4 and time.monotonic() < deadline:
-                page.wait_for_timeout(50)
-            page.wait_for_timeout(300)  # anything slower would have shown up by now
-        finally:
-            context.close()
-    streams = chat_streams(recorder)
+    with serve_in_thread(foreign_page(url)) as foreign:
+        visit(browser, foreign.replace("127.0.0.1", "localhost") + "/", recorder, requests=4)
+    streams = recorder.run_statuses()
     assert len(streams) >= 4, f"the page's requests did not reach the server: {recorder.seen}"
     assert set(streams) == {403}
     assert runs_started(url) == before
