@@ -13,6 +13,7 @@ from labsupport.lab_url import TOKEN_ENV
 from labsupport.server import ServerSettings, create_app
 from tests.support.browser import launch_browser
 from tests.support.openai_server import MockEndpoints, serve_mock_endpoints
+from tests.support.runs import INSTANT
 from tests.support.secret import TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -60,19 +61,16 @@ def lab(mock_endpoints: MockEndpoints) -> MockEndpoints:
     return mock_endpoints
 
 
-_INSTANT: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
-
-
 @pytest.fixture(scope="module")
 def lab_url() -> Iterator[str]:
     """The base URL of a real lab server with the default (mock) agent, paced for tests: no waits."""
-    with serve_in_thread(create_app(ServerSettings(**_INSTANT), token=TEST_TOKEN)) as url:
+    with serve_in_thread(create_app(ServerSettings(**INSTANT), token=TEST_TOKEN)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def failing_lab_url() -> Iterator[str]:
     """The same server, with a mock that fails after three answer tokens."""
-    app = create_app(ServerSettings(**_INSTANT, fail_after_tokens=3), token=TEST_TOKEN)
+    app = create_app(ServerSettings(**INSTANT, fail_after_tokens=3), token=TEST_TOKEN)
     with serve_in_thread(app) as url:
         yield url

@@ -22,30 +22,17 @@ from labsupport.lab_url import with_token
 from labsupport.nginx import find_nginx, start_nginx
 from labsupport.server import ServerSettings, app_token, create_app
 from tests.support.browser import save_screenshot
-from tests.support.dialect_bodies import agui_body, chat_body, user
+from tests.support.dialect_bodies import agui_body
+from tests.support.endpoints import COMPLETION, WORK, WORK_IDS
 from tests.support.foreign_page import Recorder, foreign_page, visit
 from tests.support.net import free_port
 from tests.support.other_user import other_user
 from tests.support.process_server import serve_in_process
+from tests.support.runs import INSTANT
 from tests.support.secret import TEST_TOKEN, auth
 from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
-INSTANT: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
-COMPLETION = {"model": "lab-mock-1", "messages": [{"role": "user", "content": QUESTION}]}
-
-# Every endpoint that starts, reads, resumes or cancels work, or shows counters.
-WORK: list[tuple[str, str, dict[str, Any]]] = [
-    ("GET", "/chat/stream", {"params": {"message": QUESTION}}),
-    ("POST", "/chat/stream", {"json": {"message": QUESTION}}),
-    ("POST", "/runs/run_0123456789abcdef/cancel", {}),
-    ("GET", "/stats", {}),
-    ("POST", "/ag-ui", {"json": agui_body(QUESTION)}),
-    ("POST", "/api/chat", {"json": chat_body(user(QUESTION))}),
-    ("GET", "/v1/models", {}),
-    ("POST", "/v1/chat/completions", {"json": COMPLETION}),
-]
-WORK_IDS = [f"{method} {path}" for method, path, _ in WORK]
 
 
 def _sync_asgi(app: Any) -> TestClient:

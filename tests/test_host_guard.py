@@ -13,29 +13,13 @@ from starlette.types import Receive, Scope, Send
 
 from labsupport.host_guard import HostGuard, host_name, running_under_jupyterhub
 from labsupport.server import ServerSettings, create_app
-from tests.support.dialect_bodies import agui_body, chat_body, user
+from tests.support.endpoints import WORK, WORK_IDS
 from tests.support.foreign_page import Recorder, foreign_page, visit
+from tests.support.runs import INSTANT
 from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
 QUESTION = "Who runs billing?"
-INSTANT: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
-
-# Every endpoint that starts, reads, resumes or cancels work, or shows counters.
-WORK: list[tuple[str, str, dict[str, Any]]] = [
-    ("GET", "/chat/stream", {"params": {"message": QUESTION}}),
-    ("POST", "/chat/stream", {"json": {"message": QUESTION}}),
-    ("POST", "/runs/run_0123456789abcdef/cancel", {}),
-    ("GET", "/stats", {}),
-    ("POST", "/ag-ui", {"json": agui_body(QUESTION)}),
-    ("POST", "/api/chat", {"json": chat_body(user(QUESTION))}),
-    (
-        "POST",
-        "/v1/chat/completions",
-        {"json": {"model": "lab-mock-1", "messages": [{"role": "user", "content": QUESTION}]}},
-    ),
-]
-WORK_IDS = [f"{method} {path}" for method, path, _ in WORK]
 
 
 def runs_started(url: str) -> int:

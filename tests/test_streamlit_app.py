@@ -25,7 +25,7 @@ from labsupport.server import ServerSettings, create_app
 from labsupport.streamlit_text import SERVER_COMMAND, status_label, step_markdown
 from tests.support.commonmark import unescape
 from tests.support.net import free_port
-from tests.support.runs import FAST, reference_run
+from tests.support.runs import INSTANT, reference_run
 from tests.support.secret import AUTH, TEST_TOKEN
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -35,7 +35,7 @@ QUESTION = "Who runs billing?"
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    with serve_in_thread(create_app(ServerSettings(**FAST), token=TEST_TOKEN)) as url:
+    with serve_in_thread(create_app(ServerSettings(**INSTANT), token=TEST_TOKEN)) as url:
         yield url
 
 
@@ -126,7 +126,7 @@ def ask_until_the_first_token(url: str, question: str) -> None:
 
 def test_while_running_the_box_stays_open_and_its_label_follows_the_steps() -> None:
     # Paced, so the run is still going when the script stops reading.
-    slow = ServerSettings(**{**FAST, "tokens_per_second": 2.0})
+    slow = ServerSettings(**{**INSTANT, "tokens_per_second": 2.0})
     with serve_in_thread(create_app(slow, token=TEST_TOKEN)) as url:
         app = AppTest.from_function(
             ask_until_the_first_token, args=(url, QUESTION), default_timeout=30
@@ -153,7 +153,7 @@ def test_while_running_the_box_stays_open_and_its_label_follows_the_steps() -> N
 
 def test_an_error_event_puts_the_status_in_error_and_says_why() -> None:
     with serve_in_thread(
-        create_app(ServerSettings(**FAST, fail_after_tokens=3), token=TEST_TOKEN)
+        create_app(ServerSettings(**INSTANT, fail_after_tokens=3), token=TEST_TOKEN)
     ) as url:
         app = ask(start_app(url), QUESTION)
     events, expected = reference_run(fail_after_tokens=3)

@@ -18,7 +18,7 @@ from tests.support.secret import AUTH
 
 QUESTION = "Who runs billing?"
 # A mock model with no waits.
-FAST: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
+INSTANT: dict[str, Any] = {"ttft": 0, "tokens_per_second": None, "tool_delay": 0}
 
 
 def stats(server: str | ServerHandle) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def read_then_drop(
 
 def reference_run(question: str = QUESTION, **llm: Any) -> tuple[list[Event], RunState]:
     """The events the agent emits for ``question``, and the state they fold into."""
-    events = list(chat_stream(question, llm=MockLLM(**{**FAST, **llm})))
+    events = list(chat_stream(question, llm=MockLLM(**{**INSTANT, **llm})))
     state = RunState()
     for event in events:
         state.apply(event)
