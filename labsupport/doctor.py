@@ -5,7 +5,7 @@ Python version, every dependency against the versions the kit declares, the
 kernel that notebooks will run in, the ipywidgets front end, that a server
 can listen on loopback, which model lesson 6 talks to, whether a lab server on
 this machine answers without its secret, and what pip cannot install (nginx, for
-lesson 7). It never prints a secret.
+lessons 7 and 8, and redis-server, for lesson 8). It never prints a secret.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from packaging.version import Version
 from .lab_url import TOKEN_ENV  # these two: the standard library only
 from .nginx_binary import INSTALL_HINT, find_nginx
 from .open_servers import open_lab_servers
+from .redis_server import INSTALL_HINT as REDIS_INSTALL_HINT
+from .redis_server import find_redis_server
 
 __all__ = ["Finding", "main", "run_checks"]
 
@@ -243,11 +245,25 @@ def check_nginx(find: Callable[[], str | None] = find_nginx) -> Finding:
     )
 
 
+def check_redis(find: Callable[[], str | None] = find_redis_server) -> Finding:
+    """Lesson 8 keeps runs in a real Redis shared by several workers; pip cannot install it."""
+    found = find()
+    if found:
+        return Finding(True, f"redis-server for lesson 8: {found}", required=False)
+    return Finding(
+        False,
+        "redis-server is not installed: lesson 8's Redis steps will be skipped",
+        f"{REDIS_INSTALL_HINT}   (macOS: brew install redis); the lab starts its own copy on a "
+        "loopback port, without persistence, the system service can stay stopped",
+        required=False,
+    )
+
+
 def run_checks() -> list[Finding]:
     findings = [check_python(), check_package_installed()]
     findings += [check_requirement(req) for req in declared_requirements()]
     findings += [check_kernel(), check_widgets_frontend(), check_loopback()]
-    findings += [check_llm(), check_secret(), check_nginx()]
+    findings += [check_llm(), check_secret(), check_nginx(), check_redis()]
     return findings
 
 

@@ -199,12 +199,11 @@ def open_run_store(
             limits=limits, replay_seconds=replay_seconds, max_active_runs=max_active_runs
         )
         return InProcessStore(registry)
-    try:  # redis-py loads only when a Redis store is asked for: it is the `redis` extra
+    try:  # redis-py loads only when a Redis store is asked for
         from .redis_store import RedisStore
     except ImportError as exc:
         raise ImportError(
-            f"run_store={spec!r} needs redis-py, the kit's `redis` extra: "
-            f'pip install -e ".[redis]" ({exc})'
+            f"run_store={spec!r} needs redis-py, which the kit depends on: pip install -e . ({exc})"
         ) from None
 
     return RedisStore(

@@ -122,3 +122,21 @@ def test_a_missing_nginx_is_reported_with_the_install_command() -> None:
     assert "! nginx is not installed" in "\n".join(finding.lines())
     found = doctor.check_nginx(lambda: "/usr/sbin/nginx")
     assert found.ok and "/usr/sbin/nginx" in found.what
+
+
+def test_a_missing_redis_server_is_reported_with_the_install_command() -> None:
+    finding = doctor.check_redis(lambda: None)
+    assert (finding.ok, finding.required) == (False, False)
+    assert "lesson 8" in finding.what
+    assert finding.fix is not None and "sudo apt-get install redis-server" in finding.fix
+    assert "brew install redis" in finding.fix
+    assert "! redis-server is not installed" in "\n".join(finding.lines())
+    found = doctor.check_redis(lambda: "/usr/bin/redis-server")
+    assert found.ok and "/usr/bin/redis-server" in found.what
+
+
+def test_the_redis_check_follows_lab_redis_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LAB_REDIS_SERVER", str(tmp_path / "no-redis-here"))
+    assert not doctor.check_redis().ok

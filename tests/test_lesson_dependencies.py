@@ -63,12 +63,6 @@ OPTIONAL: dict[str, Extra] = {
         "the lesson runs it only if importlib.util.find_spec('semantic_kernel') finds it, "
         "and it pins pydantic below 2.14, so it stays out of the base install",
     ),
-    "redis": Extra(
-        "redis",
-        "runs kept in Redis for several workers (ServerSettings(run_store='redis://...')); "
-        "labsupport.run_store imports it only when asked for a Redis store, inside a "
-        "try/except ImportError that names the extra",
-    ),
     "streamlit": Extra(
         "streamlit",
         "the Streamlit front end (labsupport/streamlit_app.py) is started with "

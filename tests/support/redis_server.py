@@ -17,7 +17,7 @@ from labsupport.redis_server import INSTALL_HINT, RedisServer, find_redis_server
 
 def _missing() -> str | None:
     if importlib.util.find_spec("redis") is None:
-        return 'redis-py is not installed (pip install -e ".[redis]")'
+        return "redis-py is not installed (pip install -e .)"
     if find_redis_server() is None:
         return f"redis-server is not installed ({INSTALL_HINT})"
     return None
