@@ -74,9 +74,9 @@ def _cpu(procs: Sequence[ServerProcess], *pids: int | None) -> Iterator[dict[str
     watched["client"] = psutil.Process()
 
     def total(process: psutil.Process) -> float:
-        times = process.cpu_times()
-        children = sum(c.cpu_times().user + c.cpu_times().system for c in process.children())
-        return float(times.user + times.system) + children
+        # nginx's worker is its master's child; the servers, this client's, are counted apart.
+        family = [process] if process.pid == os.getpid() else [process, *process.children()]
+        return sum(float(p.cpu_times().user + p.cpu_times().system) for p in family)
 
     before = {name: total(process) for name, process in watched.items()}
     result: dict[str, float] = {}

@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 from .events import Event
 from .live_run import RunCounters, RunLimits
 from .redis_cancel import cancel_elsewhere, listen_for_cancels
-from .redis_log import RunLog
+from .redis_log import NewRun, RunLog
 from .redis_run import RedisRun
 from .redis_stream import RedisRunStream
 from .redis_tail import Tail
@@ -176,6 +176,7 @@ class RedisStore:
         resumable: bool,
         keepalive_seconds: float,
     ) -> Response:
+        reader = uuid.uuid4().hex  # the token of the connection that starts the run
         run = RedisRun(
             run_id,
             message,
@@ -184,6 +185,7 @@ class RedisStore:
             resumable=resumable,
             log=self.log,
             counters=self.counters,
+            new=NewRun(message, resumable, self.lease_ms, reader),
         )
         self.counters.active_runs += 1
         return RedisRunStream(
@@ -194,24 +196,25 @@ class RedisStore:
             resumable=resumable,
             keepalive_seconds=keepalive_seconds,
             run=run,
+            token=reader,
         )
 
-    async def begin(self, run: RedisRun, reader: str) -> None:
+    async def begin(self, run: RedisRun) -> None:
         """Record ``run`` in Redis and start its agent; called by the stream that starts it."""
         try:
-            await self.log.create(
-                run.run_id,
-                run.message,
-                resumable=run.resumable,
-                lease_ms=self.lease_ms,
-                reader=reader,
-            )
+            await run.start()  # recorded with its first events
         except BaseException:
+            await asyncio.shield(run.abandon())
             self.counters.active_runs -= 1
             raise
+        self.counters.runs_started += 1
         self._runs[run.run_id] = run
-        run.start()
         self._spawn(self._forget_when_ended(run))
+
+    def running_here(self, run_id: str) -> RedisRun | None:
+        """The run if this worker drives it and it has not ended."""
+        run = self._runs.get(run_id)
+        return run if run is not None and run.outcome is None else None
 
     async def _forget_when_ended(self, run: RedisRun) -> None:
         await run.ended.wait()
