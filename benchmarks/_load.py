@@ -18,6 +18,7 @@ memory and grows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -33,6 +34,7 @@ __all__ = ["concurrency", "slow_consumer", "storm"]
 
 _HEADERS = {"Accept": "text/event-stream"}
 _TOKEN_BLOCK = b"event: token\n"
+_PER_POOL = 100  # streams per httpx client in a storm
 
 
 async def _one_stream(
@@ -86,11 +88,22 @@ async def storm(
     url: str, headers: dict[str, str], streams: int, ramp: float, rate: float
 ) -> dict[str, Any]:
     """Open ``streams`` paced streams to ``url`` over ``ramp`` seconds; completion and lateness."""
-    limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=0)
+    # httpx's pool goes over all its connections each time a request is placed or a
+    # connection closes, so one pool of 1,000 costs O(n^2); pools of _PER_POOL do not.
+    pools = -(-streams // _PER_POOL)
+    limits = httpx.Limits(max_connections=_PER_POOL + 10, max_keepalive_connections=0)
     open_now = [0, 0]  # open right now, most open at once
-    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(limits=limits, timeout=60, headers=headers)
+            )
+            for _ in range(pools)
+        ]
         tasks = [
-            asyncio.create_task(_one_stream(http, url, ramp * i / streams, rate, open_now))
+            asyncio.create_task(
+                _one_stream(clients[i % pools], url, ramp * i / streams, rate, open_now)
+            )
             for i in range(streams)
         ]
         results = await asyncio.gather(*tasks, return_exceptions=True)

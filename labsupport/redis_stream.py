@@ -182,7 +182,7 @@ class RedisRunStream(Response):
 
     async def _next(self, stream: str, cursor: int, wait: float) -> list[Entry]:
         """What follows ``cursor``: from the run itself if this worker drives it, else Redis."""
-        run = self._run or self._store.running_here(self._run_id)
+        run = self._run or self._store.here.running(self._run_id)
         if run is not None:
             entries = await run.next_entries(cursor, wait)
             if entries is not None:
@@ -201,7 +201,7 @@ class RedisRunStream(Response):
         try:
             # A run this worker drives is alive whatever its lease says: a busy event
             # loop may renew late, and that must not end the run under its own reader.
-            mine = store.running_here(run_id) is not None
+            mine = store.here.running(run_id) is not None
             if quiet and not mine and not await log.alive(run_id):
                 error = self._error(cursor + 1, "run_lost", "the worker running it stopped")
                 appended = await log.append_if_lost(run_id, cursor, error, "failed")
