@@ -27,6 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .live_run import Outcome
+from .redis_appends import Appends
 
 __all__ = ["Entry", "LogKeys", "NewRun", "RunLog", "RunMeta", "entry_id", "parse_entry"]
 
@@ -162,7 +163,7 @@ class RunLog:
         self.max_events = max_events  # the replay limit: older entries are trimmed
         self.keep_ms = keep_ms  # how long an ended run stays readable
         self._append_if_lost = client.register_script(_APPEND_IF_LOST)
-        self._append_batch = client.register_script(_APPEND_BATCH)
+        self._appends = Appends(client, client.register_script(_APPEND_BATCH))
         self._renew_reader = client.register_script(_RENEW_READER)
         self._drop_reader = client.register_script(_DROP_READER)
 
@@ -207,7 +208,7 @@ class RunLog:
             args += [entry_id(seq), data]
         # A taken seq (someone ended the run) stops the batch there: the caller's run is over.
         keys = [k.stream, k.meta, k.lease, k.reader]
-        return bool(await self._append_batch(keys=keys, args=args))
+        return bool(await self._appends.call(keys, args))
 
     async def append_if_lost(
         self, run_id: str, last_seq: int, data: bytes, outcome: Outcome
