@@ -27,10 +27,12 @@ from .live_run import Outcome, RunCounters
 from .redis_log import Entry, NewRun, RunLog
 from .sse import WireEncoder
 
-__all__ = ["MAX_PENDING", "RedisRun"]
+__all__ = ["KEPT", "MAX_PENDING", "RedisRun"]
 
 # Events made but not yet in Redis, at most: a stalled Redis slows the agent down.
 MAX_PENDING = 512
+# Events a run keeps after Redis confirmed them, for readers here that fall behind.
+KEPT = 1024
 # The agent yields to the loop after each of its first events until a reader here has one.
 _EAGER_EVENTS = 64
 
@@ -71,7 +73,9 @@ class RedisRun:
         self._closed = False
         self._readers: list[asyncio.Future[list[Entry] | None]] = []
         self._new: NewRun | None = new  # until the first batch records the run
-        self._last_batch: list[tuple[int, bytes, Outcome | None]] = []  # the last one appended
+        # The last events Redis confirmed, in order: a reader here that fell a little
+        # behind (writing to a slow client) catches up from them without a read.
+        self._kept: list[tuple[int, bytes, Outcome | None]] = []
         self._read_once = False  # a reader here has had events
         self.recorded: asyncio.Future[None] | None = None
 
@@ -125,7 +129,8 @@ class RedisRun:
                     self._stop("failed")  # another worker declared the run lost
                     return
                 self._recorded()
-                self.appended, self._last_batch = batch[-1][0], batch
+                self.appended = batch[-1][0]
+                self._keep(batch)
                 if self._readers:
                     self._hand_over([Entry(*entry) for entry in batch])
                     await asyncio.sleep(0)  # let them write before the next batch is packed
@@ -171,14 +176,16 @@ class RedisRun:
     async def next_entries(self, after: int, timeout: float) -> list[Entry] | None:
         """The next batch once Redis holds it, if it follows event ``after``; ``[]`` after ``timeout``.
 
-        None: ask Redis instead (the reader is behind, or the run ended), so a reader
-        never skips an event and never gets one twice. A reader that starts after the
-        batch it needs was appended (the first one) gets it from the last batch kept.
+        A reader whose next event was appended already gets it, and all after it, from
+        the last ``KEPT`` events at once. None: ask Redis instead (the reader is further
+        behind, or the run ended), so a reader never skips an event nor gets one twice.
         """
-        batch = self._last_batch
-        if batch and batch[0][0] <= after + 1 <= batch[-1][0]:
-            self._read_once = True
-            return [Entry(*entry) for entry in batch if entry[0] > after]
+        kept = self._kept
+        if kept:
+            i = after + 1 - kept[0][0]
+            if 0 <= i < len(kept) and kept[i][0] == after + 1:
+                self._read_once = True
+                return [Entry(*entry) for entry in kept[i:]]
         if self.outcome is not None or self.appended != after:
             return None
         future: asyncio.Future[list[Entry] | None] = asyncio.get_running_loop().create_future()
@@ -192,6 +199,12 @@ class RedisRun:
         finally:
             if future in self._readers:
                 self._readers.remove(future)
+
+    def _keep(self, batch: list[tuple[int, bytes, Outcome | None]]) -> None:
+        kept = self._kept
+        kept += batch
+        if len(kept) > KEPT:
+            del kept[: len(kept) - KEPT]
 
     def _hand_over(self, entries: list[Entry] | None) -> None:
         readers, self._readers = self._readers, []

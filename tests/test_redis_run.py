@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from labsupport import redis_run
 from labsupport.events import DoneEvent, Event, TokenEvent
 from labsupport.live_run import RunCounters
 from labsupport.redis_log import NewRun, RunLog
@@ -88,13 +89,18 @@ def test_a_run_is_recorded_by_its_first_append(redis: RedisServer) -> None:
         min_size=1,
         max_size=4,
     ),
+    kept=st.sampled_from([2, redis_run.KEPT]),  # 2: a lagging reader falls back to Redis
 )
 def test_readers_on_the_driving_worker_get_each_event_once_in_order(
     redis: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
     events: int,
     pauses: list[int],
     readers: list[tuple[int, int, int]],
+    kept: int,
 ) -> None:
+    monkeypatch.setattr(redis_run, "KEPT", kept)
+
     async def scenario() -> list[tuple[int, list[int]]]:
         client = Redis.from_url(redis.url)
         log = RunLog(client, prefix="t:", max_events=1000, keep_ms=60_000)
