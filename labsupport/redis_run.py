@@ -2,7 +2,7 @@
 
 The worker that starts a run pulls the agent's events, encodes each for the
 wire and appends it to the run's stream (``labsupport.redis_log``). It keeps
-nothing itself: every reader, on this worker or another, reads the stream.
+only its last ``KEPT`` events, for readers here; readers elsewhere read the stream.
 Appends go out in batches: while one round trip to Redis is under way, the
 events the agent makes meanwhile wait and go together in the next, so a fast
 answer costs a round trip per batch, not per token (as lesson 7's buffer writes

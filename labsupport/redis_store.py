@@ -17,10 +17,8 @@ one process maps onto Redis like this:
 - cancel reaches the driving worker over Redis pub/sub, whichever worker got the
   request; a resumable run whose reader left and did not come back within
   ``grace`` seconds is cancelled by its worker (``resume_timeout``), as before;
-- ``max_active_runs`` and ``/stats`` are **per worker**: each worker counts the runs
-  it drives and the connections it serves, so two workers take up to twice the cap,
-  and ``/stats`` shows the counters of whichever worker answered (a stream names its
-  worker in ``X-Lab-Worker``).
+- ``max_active_runs`` and ``/stats`` are **per worker**: two workers take up to twice
+  the cap, and ``/stats`` counts whichever worker answered (``X-Lab-Worker`` on a stream).
 """
 
 from __future__ import annotations
@@ -215,8 +213,9 @@ class RedisStore:
         try:
             await run.start()  # recorded with its first events
         except BaseException:
+            counted = run.outcome is not None  # it ended itself, and counted that
             await asyncio.shield(run.abandon())
-            self.counters.active_runs -= 1
+            self.counters.active_runs -= 0 if counted else 1
             raise
         self.counters.runs_started += 1
         self.here.add(run)
@@ -294,8 +293,6 @@ class RedisStore:
             )
         except RedisError as exc:
             raise StoreUnavailable(self.unavailable(exc)) from None
-
-    # --- this worker's background tasks ------------------------------------------
 
     def _cancel_if_here(self, run_id: str) -> None:
         run = self.here.get(run_id)
