@@ -20,9 +20,9 @@ through the same call, so nothing falls between a replay and a live tail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
@@ -107,8 +107,7 @@ def _seq(raw_id: bytes) -> int:
     return int(raw_id.split(b"-")[1])
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One event as stored: its ``seq``, its bytes, and the run's outcome if it is the last."""
 
     seq: int
@@ -185,7 +184,7 @@ class RunLog:
     async def append_many(
         self,
         run_id: str,
-        batch: list[tuple[int, bytes, Outcome | None]],
+        batch: Sequence[tuple[int, bytes, Outcome | None]],
         *,
         new: NewRun | None = None,
     ) -> bool:

@@ -66,7 +66,7 @@ class RedisRun:
         self._counters = counters
         self._task: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._pending: list[tuple[int, bytes, Outcome | None]] = []
+        self._pending: list[Entry] = []
         self._waiting = asyncio.Event()  # something is pending
         self._room = asyncio.Event()  # the pending batch was taken
         self._last_queued = False
@@ -75,7 +75,7 @@ class RedisRun:
         self._new: NewRun | None = new  # until the first batch records the run
         # The last events Redis confirmed, in order: a reader here that fell a little
         # behind (writing to a slow client) catches up from them without a read.
-        self._kept: list[tuple[int, bytes, Outcome | None]] = []
+        self._kept: list[Entry] = []
         self._read_once = False  # a reader here has had events
         self.recorded: asyncio.Future[None] | None = None
 
@@ -107,7 +107,7 @@ class RedisRun:
     def _queue(self, event: Event, outcome: Outcome | None = None) -> None:
         if outcome is None and event.type in TERMINAL_TYPES:
             outcome = "completed" if event.type == "done" else "failed"
-        self._pending.append((event.seq, self.encoder.encode(event), outcome))
+        self._pending.append(Entry(event.seq, self.encoder.encode(event), outcome))
         self.next_seq = event.seq + 1
         self._last_queued = outcome is not None
         self._waiting.set()
@@ -129,13 +129,13 @@ class RedisRun:
                     self._stop("failed")  # another worker declared the run lost
                     return
                 self._recorded()
-                self.appended = batch[-1][0]
+                self.appended = batch[-1].seq
                 self._keep(batch)
                 if self._readers:
-                    self._hand_over([Entry(*entry) for entry in batch])
+                    self._hand_over(batch)
                     await asyncio.sleep(0)  # let them write before the next batch is packed
-                if batch[-1][2] is not None:
-                    self._end(batch[-1][2])
+                if batch[-1].outcome is not None:
+                    self._end(batch[-1].outcome)
                     return
         except RedisError as exc:
             if self.recorded is not None and not self.recorded.done():
@@ -182,10 +182,10 @@ class RedisRun:
         """
         kept = self._kept
         if kept:
-            i = after + 1 - kept[0][0]
-            if 0 <= i < len(kept) and kept[i][0] == after + 1:
+            i = after + 1 - kept[0].seq
+            if 0 <= i < len(kept) and kept[i].seq == after + 1:
                 self._read_once = True
-                return [Entry(*entry) for entry in kept[i:]]
+                return kept[i:]
         if self.outcome is not None or self.appended != after:
             return None
         future: asyncio.Future[list[Entry] | None] = asyncio.get_running_loop().create_future()
@@ -200,7 +200,7 @@ class RedisRun:
             if future in self._readers:
                 self._readers.remove(future)
 
-    def _keep(self, batch: list[tuple[int, bytes, Outcome | None]]) -> None:
+    def _keep(self, batch: list[Entry]) -> None:
         kept = self._kept
         kept += batch
         if len(kept) > KEPT:
