@@ -18,6 +18,7 @@ memory and grows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -33,6 +34,7 @@ __all__ = ["concurrency", "slow_consumer", "storm"]
 
 _HEADERS = {"Accept": "text/event-stream"}
 _TOKEN_BLOCK = b"event: token\n"
+_PER_POOL = 100  # streams per httpx client in a storm
 
 
 async def _one_stream(
@@ -46,10 +48,14 @@ async def _one_stream(
     tail = b""
     tokens = 0
     done = False
+    ended = ""  # an error event's block, if the stream ended with one
     sent = time.perf_counter()
     async with http.stream(
         "POST", url + "/chat/stream", json={"message": QUESTION}, headers=_HEADERS
     ) as response:
+        if response.status_code != 200:
+            body = (await response.aread()).decode(errors="replace")
+            return {"status": response.status_code, "answer": body[:200]}
         open_now[0] += 1
         open_now[1] = max(open_now[1], open_now[0])
         try:
@@ -64,10 +70,14 @@ async def _one_stream(
                         tokens += 1
                     elif block.startswith(b"event: done"):
                         done = True
+                    elif block.startswith(b"event: error"):
+                        ended = block.decode(errors="replace")
         finally:
             open_now[0] -= 1
     return {
+        "status": 200,
         "done": done,
+        "ended": ended,
         "tokens": tokens,
         "lateness": lateness,
         "first_event": (first or time.perf_counter()) - sent,
@@ -78,21 +88,44 @@ async def storm(
     url: str, headers: dict[str, str], streams: int, ramp: float, rate: float
 ) -> dict[str, Any]:
     """Open ``streams`` paced streams to ``url`` over ``ramp`` seconds; completion and lateness."""
-    limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=0)
+    # httpx's pool goes over all its connections each time a request is placed or a
+    # connection closes, so one pool of 1,000 costs O(n^2); pools of _PER_POOL do not.
+    pools = -(-streams // _PER_POOL)
+    limits = httpx.Limits(max_connections=_PER_POOL + 10, max_keepalive_connections=0)
     open_now = [0, 0]  # open right now, most open at once
-    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(limits=limits, timeout=60, headers=headers)
+            )
+            for _ in range(pools)
+        ]
         tasks = [
-            asyncio.create_task(_one_stream(http, url, ramp * i / streams, rate, open_now))
+            asyncio.create_task(
+                _one_stream(clients[i % pools], url, ramp * i / streams, rate, open_now)
+            )
             for i in range(streams)
         ]
         results = await asyncio.gather(*tasks, return_exceptions=True)
-    ok = [r for r in results if isinstance(r, dict)]
+    answered = [r for r in results if isinstance(r, dict)]
+    ok = [r for r in answered if r["status"] == 200]
+    refused = [r for r in answered if r["status"] != 200]
+    errors = [r["ended"] for r in ok if r["ended"]]
     failures = [repr(r) for r in results if not isinstance(r, dict)]
     lateness = [x for r in ok for x in r["lateness"]]
     return {
         "completed": sum(1 for r in ok if r["done"]),
         "failed": len(failures),
         "first_failure": failures[0] if failures else None,
+        # Not 200 (429 when the server is full, 502/504 from a proxy), by status.
+        "refused": {
+            str(s): sum(1 for r in refused if r["status"] == s)
+            for s in {r["status"] for r in refused}
+        },
+        "first_refusal": refused[0]["answer"] if refused else None,
+        "ended_with_error": len(errors),
+        "first_error": errors[0] if errors else None,
+        "cut_short": sum(1 for r in ok if not r["done"] and not r["ended"]),
         "most_open_at_once": open_now[1],
         "lateness_p50_ms": percentile(lateness, 50) * 1000 if lateness else float("nan"),
         "lateness_p99_ms": percentile(lateness, 99) * 1000 if lateness else float("nan"),

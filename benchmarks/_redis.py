@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import _load
@@ -74,14 +75,24 @@ def _cpu(procs: Sequence[ServerProcess], *pids: int | None) -> Iterator[dict[str
     watched["client"] = psutil.Process()
 
     def total(process: psutil.Process) -> float:
-        times = process.cpu_times()
-        children = sum(c.cpu_times().user + c.cpu_times().system for c in process.children())
-        return float(times.user + times.system) + children
+        # nginx's worker is its master's child; the servers, this client's, are counted apart.
+        family = [process] if process.pid == os.getpid() else [process, *process.children()]
+        return sum(float(p.cpu_times().user + p.cpu_times().system) for p in family)
 
     before = {name: total(process) for name, process in watched.items()}
     result: dict[str, float] = {}
     yield result
     result.update({name: total(p) - before[name] for name, p in watched.items()})
+
+
+def _pid_in(path: Path, timeout: float = 5.0) -> int:
+    """The pid nginx wrote to ``path``: the file may exist a moment before its number does."""
+    deadline = time.monotonic() + timeout
+    while not (text := path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not text:
+        raise RuntimeError(f"nginx wrote no pid to {path} within {timeout:g} s")
+    return int(text)
 
 
 @contextmanager
@@ -115,7 +126,7 @@ def workers_storm(
                 [p.url for p in procs], gzip=False, buffering=False, name="benchmarks"
             )
             try:
-                nginx_pid = int((proxy.workdir / "nginx.pid").read_text())
+                nginx_pid = _pid_in(proxy.workdir / "nginx.pid")
                 started = time.perf_counter()
                 with _cpu(procs, store.pid, nginx_pid) as cpu:
                     result = asyncio.run(

@@ -20,15 +20,16 @@ through the same call, so nothing falls between a replay and a live tail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
 from .live_run import Outcome
+from .redis_appends import Appends
 
-__all__ = ["Entry", "LogKeys", "RunLog", "RunMeta", "entry_id", "parse_entry"]
+__all__ = ["Entry", "LogKeys", "NewRun", "RunLog", "RunMeta", "entry_id", "parse_entry"]
 
 # Append the terminal event for a run whose worker is gone: only if the lease has
 # lapsed, the run has not ended, and nobody appended since the caller looked.
@@ -51,10 +52,20 @@ return 1
 """
 
 # Append a batch of events in one command (one round trip, one reply to parse): ARGV is
-# maxlen, keep_ms, the last event's outcome ('' if the run goes on), then id, data pairs.
+# maxlen, keep_ms, the last event's outcome ('' if the run goes on), then '1' and the new
+# run's message, resumable, lease_ms, reader and keep_ms + lease_ms (five '' for a run
+# already recorded), then id, data pairs. A new run is recorded with its first events, so
+# starting one costs no round trip of its own.
 _APPEND_BATCH = """
+local new = ARGV[4] == '1'
+if new then
+  redis.call('HSET', KEYS[2], 'message', ARGV[5], 'resumable', ARGV[6])
+  redis.call('PEXPIRE', KEYS[2], ARGV[9])
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[7])
+  redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[7])
+end
 local last = #ARGV - 1
-for i = 4, last, 2 do
+for i = 10, last, 2 do
   local added
   if i == last and ARGV[3] ~= '' then
     added = redis.pcall('XADD', KEYS[1], 'MAXLEN', ARGV[1], ARGV[i], 'd', ARGV[i + 1], 'o', ARGV[3])
@@ -67,6 +78,8 @@ if ARGV[3] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   redis.call('DEL', KEYS[3])
+elseif new then
+  redis.call('PEXPIRE', KEYS[1], ARGV[9])  -- until its worker renews it: nothing outlives a lease
 end
 return 1
 """
@@ -94,13 +107,22 @@ def _seq(raw_id: bytes) -> int:
     return int(raw_id.split(b"-")[1])
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One event as stored: its ``seq``, its bytes, and the run's outcome if it is the last."""
 
     seq: int
     data: bytes
     outcome: Outcome | None
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to record with its first events: its message, flags, worker's lease and reader."""
+
+    message: str
+    resumable: bool
+    lease_ms: int
+    reader: str  # the token of the connection that started it
 
 
 @dataclass(frozen=True)
@@ -140,46 +162,52 @@ class RunLog:
         self.max_events = max_events  # the replay limit: older entries are trimmed
         self.keep_ms = keep_ms  # how long an ended run stays readable
         self._append_if_lost = client.register_script(_APPEND_IF_LOST)
-        self._append_batch = client.register_script(_APPEND_BATCH)
+        self._appends = Appends(client, client.register_script(_APPEND_BATCH))
         self._renew_reader = client.register_script(_RENEW_READER)
         self._drop_reader = client.register_script(_DROP_READER)
 
     def keys(self, run_id: str) -> LogKeys:
         return LogKeys(self.prefix, run_id)
 
-    async def create(
-        self, run_id: str, message: str, *, resumable: bool, lease_ms: int, reader: str
-    ) -> None:
-        """Record a new run, its worker's lease and its first reader, in one transaction."""
-        k = self.keys(run_id)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(k.meta, mapping={"message": message, "resumable": int(resumable)})
-            pipe.pexpire(k.meta, self.keep_ms + lease_ms)
-            pipe.set(k.lease, b"1", px=lease_ms)
-            pipe.set(k.reader, reader, px=lease_ms)
-            await pipe.execute()
-
-    async def append(self, run_id: str, seq: int, data: bytes, outcome: Outcome | None) -> bool:
+    async def append(
+        self,
+        run_id: str,
+        seq: int,
+        data: bytes,
+        outcome: Outcome | None,
+        *,
+        new: NewRun | None = None,
+    ) -> bool:
         """Add event ``seq``; False if that seq is taken (the run was ended by someone else)."""
-        return await self.append_many(run_id, [(seq, data, outcome)])
+        return await self.append_many(run_id, [(seq, data, outcome)], new=new)
 
     async def append_many(
-        self, run_id: str, batch: list[tuple[int, bytes, Outcome | None]]
+        self,
+        run_id: str,
+        batch: Sequence[tuple[int, bytes, Outcome | None]],
+        *,
+        new: NewRun | None = None,
     ) -> bool:
         """Add events ``(seq, data, outcome)`` in one round trip; False if a seq was taken.
 
-        Only the last may carry an outcome: then the run's keys start to expire and
-        its lease is dropped, in the same round trip. A Lua script, so a batch is one
-        command for redis-py to pack and one reply to parse.
+        ``new``: record the run too (its first batch). Only the last event may carry an
+        outcome: then the run's keys start to expire and its lease is dropped, in the
+        same round trip. A Lua script, so a batch is one command for redis-py to pack
+        and one reply to parse.
         """
         k = self.keys(run_id)
         last_outcome = batch[-1][2]
         args: list[Any] = [self.max_events, self.keep_ms, last_outcome or ""]
+        if new is None:
+            args += ["", "", "", "", "", ""]
+        else:
+            args += ["1", new.message, int(new.resumable), new.lease_ms, new.reader]
+            args.append(self.keep_ms + new.lease_ms)
         for seq, data, _ in batch:
             args += [entry_id(seq), data]
         # A taken seq (someone ended the run) stops the batch there: the caller's run is over.
-        done = await self._append_batch(keys=[k.stream, k.meta, k.lease], args=args)
-        return bool(done)
+        keys = [k.stream, k.meta, k.lease, k.reader]
+        return bool(await self._appends.call(keys, args))
 
     async def append_if_lost(
         self, run_id: str, last_seq: int, data: bytes, outcome: Outcome

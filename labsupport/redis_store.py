@@ -11,12 +11,14 @@ one process maps onto Redis like this:
 
 - the replay limit ``replay_events`` trims the stream; an ended run's keys expire
   ``replay_seconds`` later; a resume from before the oldest kept event is 410;
-- each worker renews a *lease* on the runs it drives every ``lease_seconds / 3``;
+- each worker renews a *lease* on the runs it drives (``labsupport.redis_leases``);
   a run whose lease lapses (its worker died) is ended by its next reader with an
   ``error`` event ``run_lost``, so no reader waits forever;
 - cancel reaches the driving worker over Redis pub/sub, whichever worker got the
   request; a resumable run whose reader left and did not come back within
-  ``grace`` seconds is cancelled by its worker (``resume_timeout``), as before.
+  ``grace`` seconds is cancelled by its worker (``resume_timeout``), as before;
+- ``max_active_runs`` and ``/stats`` are **per worker**: two workers take up to twice
+  the cap, and ``/stats`` counts whichever worker answered (``X-Lab-Worker`` on a stream).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from redis.exceptions import RedisError
 from .events import Event
 from .live_run import RunCounters, RunLimits
 from .redis_cancel import cancel_elsewhere, listen_for_cancels
-from .redis_log import RunLog
+from .redis_leases import WorkerRuns
+from .redis_log import NewRun, RunLog
 from .redis_run import RedisRun
 from .redis_stream import RedisRunStream
 from .redis_tail import Tail
@@ -111,12 +114,18 @@ class RedisStore:
         )
         self._channel = f"{prefix}cancel"
         self.tail = Tail(self.client, f"{prefix}wake:{self.worker}")
-        self._runs: dict[str, RedisRun] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.here = WorkerRuns(
+            self.log,
+            self.counters,
+            lease_ms=self.lease_ms,
+            grace=self.limits.grace,
+            spawn=self._spawn,
+        )
         self._opened: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        return f"RedisStore({shown_url(self.url)!r}, runs here={len(self._runs)})"
+        return f"RedisStore({shown_url(self.url)!r}, runs here={len(self.here)})"
 
     def unavailable(self, exc: BaseException) -> str:
         """What to tell a client when Redis does not answer."""
@@ -135,11 +144,11 @@ class RedisStore:
             await self.client.ping()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(self.unavailable(exc)) from None
-        self._spawn(self._renew_leases())
+        self._spawn(self.here.renew_forever())
         self._spawn(listen_for_cancels(self.client, self._channel, self._cancel_if_here))
 
     async def aclose(self) -> None:
-        for run in list(self._runs.values()):
+        for run in self.here:
             with contextlib.suppress(RedisError):
                 await run.cancel("server_shutdown", "the server is shutting down")
         for task in list(self._tasks):
@@ -176,6 +185,7 @@ class RedisStore:
         resumable: bool,
         keepalive_seconds: float,
     ) -> Response:
+        reader = uuid.uuid4().hex  # the token of the connection that starts the run
         run = RedisRun(
             run_id,
             message,
@@ -184,6 +194,7 @@ class RedisStore:
             resumable=resumable,
             log=self.log,
             counters=self.counters,
+            new=NewRun(message, resumable, self.lease_ms, reader),
         )
         self.counters.active_runs += 1
         return RedisRunStream(
@@ -194,31 +205,20 @@ class RedisStore:
             resumable=resumable,
             keepalive_seconds=keepalive_seconds,
             run=run,
+            token=reader,
         )
 
-    async def begin(self, run: RedisRun, reader: str) -> None:
+    async def begin(self, run: RedisRun) -> None:
         """Record ``run`` in Redis and start its agent; called by the stream that starts it."""
         try:
-            await self.log.create(
-                run.run_id,
-                run.message,
-                resumable=run.resumable,
-                lease_ms=self.lease_ms,
-                reader=reader,
-            )
+            await run.start()  # recorded with its first events
         except BaseException:
-            self.counters.active_runs -= 1
+            counted = run.outcome is not None  # it ended itself, and counted that
+            await asyncio.shield(run.abandon())
+            self.counters.active_runs -= 0 if counted else 1
             raise
-        self._runs[run.run_id] = run
-        run.start()
-        self._spawn(self._forget_when_ended(run))
-
-    async def _forget_when_ended(self, run: RedisRun) -> None:
-        await run.ended.wait()
-        self._runs.pop(run.run_id, None)
-        if run.unread_since is not None:  # it ended while parked
-            run.unread_since = None
-            self.counters.runs_parked -= 1
+        self.counters.runs_started += 1
+        self.here.add(run)
 
     async def resume(
         self, run_id: str, seq: int, message: str, *, keepalive_seconds: float
@@ -272,16 +272,16 @@ class RedisStore:
         self.counters.cancel_requests += 1
 
     def cancel_all(self, code: str, message: str) -> None:
-        for run in list(self._runs.values()):
+        for run in self.here:
             self._spawn(run.cancel(code, message))
 
     async def cancel_here(self, run_id: str, code: str, message: str) -> bool:
         """Cancel the run if this worker drives it; False if not here or already ended."""
-        run = self._runs.get(run_id)
+        run = self.here.get(run_id)
         return run is not None and await asyncio.shield(run.cancel(code, message))
 
     async def cancel(self, run_id: str, code: str, message: str) -> tuple[str, int]:
-        run = self._runs.get(run_id)
+        run = self.here.get(run_id)
         if run is not None:
             if not await asyncio.shield(run.cancel(code, message)):
                 raise RunConflict(f"run {run_id} already ended: {run.outcome}")
@@ -294,46 +294,7 @@ class RedisStore:
         except RedisError as exc:
             raise StoreUnavailable(self.unavailable(exc)) from None
 
-    # --- this worker's background tasks ------------------------------------------
-
     def _cancel_if_here(self, run_id: str) -> None:
-        run = self._runs.get(run_id)
+        run = self.here.get(run_id)
         if run is not None:
             self._spawn(run.cancel("cancelled", "the run was cancelled on request"))
-
-    async def _renew_leases(self) -> None:
-        """Keep the leases of this worker's runs; cancel parked runs nobody came back for."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
-            runs = [run for run in self._runs.values() if run.outcome is None]
-            if not runs:
-                continue
-            try:
-                read = await self.log.renew([run.run_id for run in runs], self.lease_ms)
-            except (RedisError, OSError):
-                continue  # the runs' own appends fail and end them
-            now = loop.time()
-            for run, has_reader in zip(runs, read, strict=True):
-                self._check_parked(run, has_reader, now)
-
-    def _check_parked(self, run: RedisRun, has_reader: bool, now: float) -> None:
-        counters = self.counters
-        if has_reader or not run.resumable:
-            if run.unread_since is not None:
-                run.unread_since = None
-                counters.runs_parked -= 1
-            return
-        if run.unread_since is None:
-            run.unread_since = now
-            counters.runs_parked += 1
-        elif now - run.unread_since >= self.limits.grace:
-            run.unread_since = None
-            counters.runs_parked -= 1
-            counters.runs_expired += 1
-            self._spawn(self._expire(run))
-
-    async def _expire(self, run: RedisRun) -> None:
-        with contextlib.suppress(RedisError):
-            await self.log.mark_expired(run.run_id)
-        await run.cancel("resume_timeout", "nobody reconnected within the grace period")

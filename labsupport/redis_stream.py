@@ -26,6 +26,7 @@ from .run_errors import StoreUnavailable
 from .sse import KEEPALIVE, STREAM_HEADERS, WireEncoder
 
 if TYPE_CHECKING:
+    from .redis_log import Entry
     from .redis_run import RedisRun
     from .redis_store import RedisStore
 
@@ -55,6 +56,7 @@ class RedisRunStream(Response):
         keepalive_seconds: float,
         run: RedisRun | None = None,
         has_all: bool = False,
+        token: str | None = None,
     ) -> None:
         self._store = store
         self._run_id = run_id
@@ -65,7 +67,7 @@ class RedisRunStream(Response):
         self._run = run
         self._has_all = has_all
         self._gone = False
-        self._token = uuid.uuid4().hex
+        self._token = token or uuid.uuid4().hex  # this connection's claim as the run's reader
         self.status_code = 200
         self.media_type = encoder.media_type
         self.background = None
@@ -76,7 +78,7 @@ class RedisRunStream(Response):
         store, run = self._store, self._run
         await store.open()
         if run is not None:
-            await store.begin(run, self._token)
+            await store.begin(run)
         elif self._resumable:
             await store.log.claim_reader(self._run_id, self._token, store.lease_ms)
 
@@ -151,7 +153,7 @@ class RedisRunStream(Response):
         last_write = last_check = loop.time()
         while not self._gone:
             try:
-                entries = await store.tail.read(stream, cursor, wait)
+                entries = await self._next(stream, cursor, wait)
             except RedisError as exc:
                 await write(self._error(cursor + 1, "store_unavailable", store.unavailable(exc)))
                 return True
@@ -178,6 +180,15 @@ class RedisRunStream(Response):
                     return False
         return False
 
+    async def _next(self, stream: str, cursor: int, wait: float) -> list[Entry]:
+        """What follows ``cursor``: from the run itself if this worker drives it, else Redis."""
+        run = self._run or self._store.here.running(self._run_id)
+        if run is not None:
+            entries = await run.next_entries(cursor, wait)
+            if entries is not None:
+                return entries
+        return await self._store.tail.read(stream, cursor, wait)
+
     async def _still_mine(self, cursor: int, *, quiet: bool) -> bool | bytes:
         """True: carry on; False: a newer reader took the run; bytes: end the stream with them.
 
@@ -188,7 +199,10 @@ class RedisRunStream(Response):
             cursor + 1, "run_lost", "the run store no longer holds this run (was it restarted?)"
         )
         try:
-            if quiet and not await log.alive(run_id):
+            # A run this worker drives is alive whatever its lease says: a busy event
+            # loop may renew late, and that must not end the run under its own reader.
+            mine = store.here.running(run_id) is not None
+            if quiet and not mine and not await log.alive(run_id):
                 error = self._error(cursor + 1, "run_lost", "the worker running it stopped")
                 appended = await log.append_if_lost(run_id, cursor, error, "failed")
                 if not appended and not await log.known(run_id):

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from labsupport.redis_log import RunLog, entry_id
+from labsupport.redis_log import NewRun, RunLog, entry_id
 from labsupport.redis_server import RedisServer
 from labsupport.redis_tail import Tail
 from tests.support.redis_server import redis_server
@@ -37,10 +37,12 @@ def test_a_seq_is_appended_once_and_a_lost_run_is_ended_once(redis: RedisServer)
         client = Redis.from_url(redis.url)
         log = RunLog(client, prefix="t:", max_events=100, keep_ms=60_000)
         run_id = f"run_{uuid.uuid4().hex[:12]}"
-        await log.create(run_id, "q", resumable=True, lease_ms=50, reader="r")
-        assert await log.append(run_id, 0, b"a", None)
+        new = NewRun("q", resumable=True, lease_ms=50, reader="r")
+        assert await log.append(run_id, 0, b"a", None, new=new)  # recorded with its first event
         assert not await log.append(run_id, 0, b"again", None)  # taken: refused
         assert await log.alive(run_id)
+        assert (await log.meta(run_id)) is not None
+        assert await client.get(log.keys(run_id).reader) == b"r"
         await asyncio.sleep(0.1)  # the lease lapses: the worker is gone
         assert not await log.append_if_lost(run_id, 5, b"wrong position", "failed")
         assert await log.append_if_lost(run_id, 0, b"lost", "failed")

@@ -9,6 +9,7 @@ a free port with no persistence (skipped outside CI when it is not installed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -219,3 +220,22 @@ def test_a_server_started_from_a_notebook_names_an_unreachable_redis() -> None:
         RuntimeError, match=r"run store at redis://127\.0\.0\.1:1/0 does not answer"
     ):
         start_server(app, name="test_redis_store-unreachable")
+
+
+def test_a_run_whose_first_append_fails_is_answered_503_and_not_counted() -> None:
+    # Redis answers the store's first check, then stops: the run's first append (which
+    # also records the run) fails, so its start fails before any byte of the stream.
+    with ExitStack() as stack:
+        own = stack.enter_context(contextlib.contextmanager(redis_server)("test_redis_store-stop"))
+        app = create_app(ServerSettings(run_store=own.url, ttft=0), token=TEST_TOKEN)
+        server = stack.enter_context(serve_in_thread(app, lifespan="on"))
+        assert len(list(stream_events(server, QUESTION, token=TEST_TOKEN))) == EVENTS_IN_ANSWER
+        before = stats(server)
+        own.stop()
+        response = httpx.post(f"{server}/chat/stream", json={"message": QUESTION}, headers=AUTH)
+        assert response.status_code == 503
+        assert shown_url(own.url) in response.json()["detail"]
+        after = stats(server)
+        assert after["runs_started"] == before["runs_started"]
+        assert after["runs_failed"] == before["runs_failed"]
+        assert after["active_runs"] == 0
