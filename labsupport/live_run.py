@@ -35,11 +35,21 @@ from .run_buffer import RunBuffer
 from .run_errors import RunConflict, RunGone
 from .sse import WireEncoder
 
-__all__ = ["Outcome", "Reader", "Run", "RunCounters", "RunLimits"]
+__all__ = ["Outcome", "Reader", "Run", "RunCounters", "RunLimits", "stop_agent"]
 
 Outcome = Literal["completed", "failed", "cancelled"]
 
 Send = Callable[[bytes], Awaitable[None]]
+
+
+async def stop_agent(events: AsyncIterator[Event]) -> None:
+    """Close the agent's event stream: its ``finally`` runs, so the model stops and bills no more.
+
+    Shielded: a cancelled caller still waits for the agent to be closed.
+    """
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await asyncio.shield(aclose())
 
 
 @dataclass(frozen=True)
@@ -187,10 +197,7 @@ class Run:
         if self._closed:
             return
         self._closed = True
-        aclose = getattr(self._events, "aclose", None)
-        if aclose is not None:
-            # Closing runs the agent's ``finally``: the model stops and bills no more.
-            await asyncio.shield(aclose())
+        await stop_agent(self._events)
 
     def start(self) -> None:
         if self._producer is None:

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from redis.exceptions import RedisError
 
 from .events import TERMINAL_TYPES, ErrorEvent, Event
-from .live_run import Outcome, RunCounters
+from .live_run import Outcome, RunCounters, stop_agent
 from .redis_log import Entry, NewRun, RunLog
 from .sse import WireEncoder
 
@@ -244,10 +244,7 @@ class RedisRun:
         if self._closed:
             return
         self._closed = True
-        aclose = getattr(self._events, "aclose", None)
-        if aclose is not None:
-            # Closing runs the agent's ``finally``: the model stops and bills no more.
-            await asyncio.shield(aclose())
+        await stop_agent(self._events)
 
     async def cancel(self, code: str, message: str) -> bool:
         """Stop the agent now and end the stream with an ``error`` event; False if it had ended."""

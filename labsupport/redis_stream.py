@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi.responses import Response
 from redis.exceptions import RedisError
@@ -26,11 +26,29 @@ from .run_errors import StoreUnavailable
 from .sse import KEEPALIVE, STREAM_HEADERS, WireEncoder
 
 if TYPE_CHECKING:
-    from .redis_log import Entry
+    from .live_run import RunCounters
+    from .redis_leases import WorkerRuns
+    from .redis_log import Entry, RunLog
     from .redis_run import RedisRun
-    from .redis_store import RedisStore
+    from .redis_tail import Tail
 
-__all__ = ["RedisRunStream"]
+__all__ = ["RedisRunStream", "StreamStore"]
+
+
+class StreamStore(Protocol):
+    """What a stream needs of its run store (``labsupport.redis_store.RedisStore``)."""
+
+    worker: str
+    lease_ms: int
+    counters: RunCounters
+    log: RunLog
+    tail: Tail
+    here: WorkerRuns
+
+    async def open(self) -> None: ...
+    async def begin(self, run: RedisRun) -> None: ...
+    def unavailable(self, exc: BaseException) -> str: ...
+    async def cancel_here(self, run_id: str, code: str, message: str) -> bool: ...
 
 
 class _Gone(Exception):
@@ -47,7 +65,7 @@ class RedisRunStream(Response):
 
     def __init__(
         self,
-        store: RedisStore,
+        store: StreamStore,
         run_id: str,
         after: int,
         encoder: WireEncoder,

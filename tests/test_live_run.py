@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from labsupport.events import DoneEvent, Event, TokenEvent
-from labsupport.live_run import Run, RunCounters, RunLimits
+from labsupport.live_run import Run, RunCounters, RunLimits, stop_agent
 from labsupport.run_buffer import READ_AHEAD
 from labsupport.run_errors import RunConflict, RunGone
 from labsupport.sse import LabEncoder
@@ -81,3 +81,29 @@ async def test_resume_cursor_refuses_the_future_and_the_forgotten() -> None:
     with pytest.raises(RunGone, match="no longer keeps the events after seq 0"):
         run.resume_cursor(0)
     assert run.resume_cursor(600) == 601
+
+
+def test_stop_agent_runs_the_agents_finally_even_when_its_caller_is_cancelled() -> None:
+    closed: list[str] = []
+
+    async def agent() -> AsyncIterator[Event]:
+        try:
+            yield TokenEvent(run_id="r", seq=0, text="a")
+            await asyncio.sleep(10)
+            yield TokenEvent(run_id="r", seq=1, text="b")
+        finally:
+            await asyncio.sleep(0.01)  # the model's connection takes a moment to close
+            closed.append("closed")
+
+    async def main() -> None:
+        events = agent()
+        assert (await anext(events)).seq == 0
+        stopping = asyncio.create_task(stop_agent(events))
+        await asyncio.sleep(0)
+        stopping.cancel()  # the caller gives up; the agent is closed all the same
+        with pytest.raises(asyncio.CancelledError):
+            await stopping
+        await asyncio.sleep(0.05)
+        assert closed == ["closed"]
+
+    asyncio.run(main())
