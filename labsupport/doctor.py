@@ -231,31 +231,36 @@ def check_secret(
     )
 
 
-def check_nginx(find: Callable[[], str | None] = find_nginx) -> Finding:
-    """Lesson 7 puts a real nginx in front of the stream; pip cannot install it."""
-    found = find()
+def _check_program(
+    found: str | None, program: str, lesson: str, install: str, also: str = ""
+) -> Finding:
+    """A program a lesson runs for real, which pip cannot install: found, or how to get it."""
     if found:
-        return Finding(True, f"nginx for lesson 7: {found}", required=False)
+        return Finding(True, f"{program} for {lesson}: {found}", required=False)
     return Finding(
         False,
-        "nginx is not installed: lesson 7's proxy steps will be skipped",
-        f"{INSTALL_HINT}   (macOS: brew install nginx); the lab starts its own copy on a "
-        "loopback port, the system service can stay stopped",
+        f"{program} is not installed: {lesson}'s steps that need it will be skipped",
+        f"{install}; the lab starts its own copy on a loopback port{also}, the system "
+        "service can stay stopped",
         required=False,
     )
 
 
+def check_nginx(find: Callable[[], str | None] = find_nginx) -> Finding:
+    """Lesson 7 puts a real nginx in front of the stream."""
+    return _check_program(
+        find(), "nginx", "lesson 7", f"{INSTALL_HINT}   (macOS: brew install nginx)"
+    )
+
+
 def check_redis(find: Callable[[], str | None] = find_redis_server) -> Finding:
-    """Lesson 8 keeps runs in a real Redis shared by several workers; pip cannot install it."""
-    found = find()
-    if found:
-        return Finding(True, f"redis-server for lesson 8: {found}", required=False)
-    return Finding(
-        False,
-        "redis-server is not installed: lesson 8's Redis steps will be skipped",
-        f"{REDIS_INSTALL_HINT}   (macOS: brew install redis); the lab starts its own copy on a "
-        "loopback port, without persistence, the system service can stay stopped",
-        required=False,
+    """Lesson 8 keeps runs in a real Redis shared by several workers."""
+    return _check_program(
+        find(),
+        "redis-server",
+        "lesson 8",
+        f"{REDIS_INSTALL_HINT}   (macOS: brew install redis)",
+        ", without persistence",
     )
 
 

@@ -54,17 +54,26 @@ async def _started(log: RunLog, counters: RunCounters, seconds: float) -> RedisR
     return run
 
 
+class _Worker:
+    """One worker's runs over ``client``; the tasks they spawn are kept to be awaited."""
+
+    def __init__(self, client: Redis, grace: float) -> None:
+        self.log = RunLog(client, prefix="t:", max_events=100, keep_ms=60_000)
+        self.counters = RunCounters()
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.here = WorkerRuns(
+            self.log, self.counters, lease_ms=LEASE_MS, grace=grace, spawn=self.spawn
+        )
+
+    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        self.tasks.append(asyncio.get_running_loop().create_task(work))
+
+
 def test_a_running_run_keeps_its_lease_and_loses_it_when_renewal_stops(redis: RedisServer) -> None:
     async def scenario() -> None:
         client = Redis.from_url(redis.url)
-        log = RunLog(client, prefix="t:", max_events=100, keep_ms=60_000)
-        counters = RunCounters()
-        tasks: list[asyncio.Task[Any]] = []
-
-        def spawn(work: Coroutine[Any, Any, object]) -> None:
-            tasks.append(asyncio.get_running_loop().create_task(work))
-
-        here = WorkerRuns(log, counters, lease_ms=LEASE_MS, grace=60.0, spawn=spawn)
+        worker = _Worker(client, grace=60.0)
+        log, counters, here, tasks = worker.log, worker.counters, worker.here, worker.tasks
         run = await _started(log, counters, seconds=5.0)
         here.add(run)
         assert here.running(run.run_id) is run
@@ -85,14 +94,8 @@ def test_a_running_run_keeps_its_lease_and_loses_it_when_renewal_stops(redis: Re
 def test_a_run_nobody_reads_is_parked_then_expired_after_the_grace(redis: RedisServer) -> None:
     async def scenario() -> None:
         client = Redis.from_url(redis.url)
-        log = RunLog(client, prefix="t:", max_events=100, keep_ms=60_000)
-        counters = RunCounters()
-        tasks: list[asyncio.Task[Any]] = []
-
-        def spawn(work: Coroutine[Any, Any, object]) -> None:
-            tasks.append(asyncio.get_running_loop().create_task(work))
-
-        here = WorkerRuns(log, counters, lease_ms=LEASE_MS, grace=1.0, spawn=spawn)
+        worker = _Worker(client, grace=1.0)
+        log, counters, here, tasks = worker.log, worker.counters, worker.here, worker.tasks
         run = await _started(log, counters, seconds=5.0)
         here.add(run)
         here.check_parked(run, has_reader=False, now=10.0)
