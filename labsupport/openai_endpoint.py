@@ -170,6 +170,10 @@ def _refuse(exc: WireError, stats: CompletionStats) -> JSONResponse:
     return JSONResponse(exc.body.model_dump(), status_code=exc.status)
 
 
+def _model(name: str) -> Model:
+    return Model(id=name, object="model", created=0, owned_by="labsupport")
+
+
 def create_openai_router(
     llm: MockLLM | None = None,
     *,
@@ -194,9 +198,6 @@ def create_openai_router(
     counters = stats if stats is not None else CompletionStats()
     cap: Slots = slots if slots is not None else _Unlimited()
     router = APIRouter(prefix="/v1", tags=["openai-compatible"])
-
-    def _model(name: str) -> Model:
-        return Model(id=name, object="model", created=0, owned_by="labsupport")
 
     @router.get("/models")
     def list_models() -> dict[str, Any]:
