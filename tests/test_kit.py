@@ -92,6 +92,15 @@ def serve_text(text: str) -> Iterator[int]:
             server.shutdown()
 
 
+def hear_ctrl_c() -> None:
+    """Let the child hear Ctrl+C even if these tests were started in the background.
+
+    A shell without job control starts ``cmd &`` with SIGINT ignored, and every
+    child inherits that: Python then never raises KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def kit_lab(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """``python3 kit.py lab`` in its own Jupyter folders; stopped with Ctrl+C afterwards."""
@@ -109,6 +118,7 @@ def kit_lab(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
+        preexec_fn=hear_ctrl_c,
     )
     lines: list[str] = []
     try:
@@ -262,6 +272,7 @@ def test_kit_react_serves_the_app_in_front_of_the_lab_and_stops_both_on_ctrl_c()
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
+        preexec_fn=hear_ctrl_c,
     )
     assert process.stdout is not None
     lines: list[str] = []
