@@ -6,8 +6,9 @@ The standard library only, so ``doctor`` can use it before the dependencies are 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
+
+from .programs import find_program
 
 __all__ = ["INSTALL_HINT", "NginxNotFound", "NginxStartError", "find_nginx", "require_nginx"]
 
@@ -32,16 +33,7 @@ class NginxStartError(RuntimeError):
 
 def find_nginx() -> str | None:
     """The nginx binary's path (``LAB_NGINX``, then ``PATH``, then the usual places), or None."""
-    configured = os.environ.get("LAB_NGINX")
-    if configured:
-        return configured if os.access(configured, os.X_OK) else None
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for candidate in _CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    return find_program("nginx", "LAB_NGINX", _CANDIDATES)
 
 
 def require_nginx(nginx: str | None) -> str:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from .handles import Handle, free_port
+from .programs import find_program
 
 __all__ = ["INSTALL_HINT", "RedisNotFound", "RedisServer", "find_redis_server", "start_redis"]
 
@@ -46,13 +47,7 @@ class RedisNotFound(FileNotFoundError):
 
 def find_redis_server() -> str | None:
     """The ``redis-server`` binary (``LAB_REDIS_SERVER``, then ``PATH``, then the usual places)."""
-    configured = os.environ.get("LAB_REDIS_SERVER")
-    if configured:
-        return configured if os.access(configured, os.X_OK) else None
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    return next((c for c in _CANDIDATES if os.access(c, os.X_OK)), None)
+    return find_program("redis-server", "LAB_REDIS_SERVER", _CANDIDATES)
 
 
 def _pong(port: int) -> bool:

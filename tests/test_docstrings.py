@@ -28,6 +28,7 @@ MODULES = [
     "lab_url",
     "jupyter_base",
     "handles",
+    "programs",
     "open_servers",
     "redis_log",
     "run_errors",
